@@ -100,6 +100,7 @@ class LocalCluster:
             _binary("kine"),
             "--endpoint", f"sqlite://{self.workdir}/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
             "--listen-address", f"127.0.0.1:{self.kine_port}",
+            "--metrics-bind-address", "0",
         ])
         wait_for_port(self.kine_port)
         self._spawn("kube-apiserver", [
@@ -134,7 +135,7 @@ class LocalCluster:
             f"--root-ca-file={self.workdir / 'pki' / 'apiserver.crt'}",
             f"--cluster-cidr={POD_CIDR}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle",
             "--horizontal-pod-autoscaler-sync-period=5s",
         ])
         self._spawn("kube-scheduler", [
