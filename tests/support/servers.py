@@ -66,9 +66,9 @@ def _as_service_user() -> list[str]:
     return []
 
 
-def _chown_for_service(path: Path) -> None:
+def _chown_for_service(path: Path, service_user: str = SERVICE_USER) -> None:
     if os.geteuid() == 0:
-        user = pwd.getpwnam(SERVICE_USER)
+        user = pwd.getpwnam(service_user)
         for root, dirs, files in os.walk(path):
             os.chown(root, user.pw_uid, user.pw_gid)
             for name in dirs + files:
@@ -248,6 +248,8 @@ class RabbitMQServer(_Server):
         _require("/usr/sbin/rabbitmq-server", "rabbitmq-server")
         (self.workdir / "enabled_plugins").write_text("[].\n")
         (self.workdir / "rabbitmq.conf").write_text("loopback_users = none\n")
+        # Debian's wrapper scripts switch to the rabbitmq user when run as root.
+        _chown_for_service(self.workdir, "rabbitmq")
         # The Erlang cookie lives in $HOME; rabbitmqctl reads the same one.
         subprocess.Popen(["rabbitmq-server"], env=self._env(), stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
