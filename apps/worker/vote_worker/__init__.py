@@ -1,0 +1,1 @@
+"""Moves votes from the Redis list `votes` into the Postgres table `votes`."""
