@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The apps' own tests: result's node tests, then the Python suites for both
+# stacks, each against real Redis, PostgreSQL, RabbitMQ (started by the
+# tests themselves on loopback) and headless Chromium.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "${ORCHESTRATOR_ROOT}"
+
+log apps "result: npm ci + node --test"
+(cd apps/result && npm ci --no-audit --no-fund --loglevel=error && node --test)
+log apps "pytest tests/apps (vote and crud stacks)"
+.venv/bin/pytest -q tests/apps
