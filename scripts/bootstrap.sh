@@ -21,7 +21,7 @@ APT_PACKAGES=(
   chromium chromium-driver
   nodejs npm
   python3-venv git rsync openssl gcc libsqlite3-dev pkg-config
-  wrk curl ca-certificates vagrant
+  wrk curl ca-certificates vagrant openssh-client
 )
 
 if [[ "${no_apt}" == 1 ]]; then
