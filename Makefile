@@ -57,7 +57,7 @@ images-test: images ## Data images' env contracts, node image boot, docker-compo
 molecule: images ## Molecule scenarios that can run on this machine.
 	scripts/molecule.sh
 
-e2e: images ## Platform end to end on the Docker provider.
+e2e: images toolchain ## Platform end to end on the Docker provider.
 	$(PYTEST) -q tests/e2e
 
 bench: toolchain images ## Benchmarks (print ratios against references measured in the same run).
