@@ -20,8 +20,10 @@ fi
 rendered="$(mktemp -d)"
 trap 'rm -rf "${rendered}"' EXIT
 log checkov "rendering both stacks for dev and prod"
-"${ORCHESTRATOR_ROOT}/.venv/bin/ansible-playbook" -i localhost, -c local \
-  playbooks/render.yml -e "render_dest=${rendered}" >/dev/null
+"${ORCHESTRATOR_ROOT}/.venv/bin/ansible-playbook" -i inventory/hosts.yml \
+  playbooks/render.yml -e "render_dest=${rendered}" >"${rendered}.log" 2>&1 || {
+  cat "${rendered}.log"; die "rendering the stacks failed"; }
+rm -f "${rendered}.log"
 
 log checkov "kubernetes manifests"
 "${venv}/bin/checkov" --quiet --compact --framework kubernetes -d "${rendered}"

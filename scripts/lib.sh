@@ -57,8 +57,8 @@ ensure_docker() {
   if ! docker info >/dev/null 2>&1; then
     log docker "starting dockerd"
     setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
-    local i
-    for i in $(seq 1 60); do
+    local _
+    for _ in $(seq 1 60); do
       docker info >/dev/null 2>&1 && return 0
       sleep 1
     done

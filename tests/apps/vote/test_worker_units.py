@@ -60,11 +60,11 @@ def test_settings_from_env() -> None:
         {
             "REDIS_HOST": "r",
             "REDIS_PORT": "7000",
-            "REDIS_PASSWORD": "rp",
+            "REDIS_PASSWORD": "rp",  # pragma: allowlist secret (unit-test value)
             "POSTGRES_HOST": "p",
             "POSTGRES_PORT": "6000",
             "POSTGRES_USER": "u",
-            "POSTGRES_PASSWORD": "pp",
+            "POSTGRES_PASSWORD": "pp",  # pragma: allowlist secret (unit-test value)
             "POSTGRES_DB": "d",
             "WORKER_ID": "w1",
             "WORKER_BATCH_SIZE": "50",
@@ -75,11 +75,11 @@ def test_settings_from_env() -> None:
     assert settings == Settings(
         redis_host="r",
         redis_port=7000,
-        redis_password="rp",
+        redis_password="rp",  # pragma: allowlist secret (unit-test value)
         postgres_host="p",
         postgres_port=6000,
         postgres_user="u",
-        postgres_password="pp",
+        postgres_password="pp",  # pragma: allowlist secret (unit-test value)
         postgres_db="d",
         worker_id="w1",
         batch_size=50,

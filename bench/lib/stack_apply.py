@@ -1,0 +1,310 @@
+"""bench/apply: first apply and no-op re-apply of both stacks, three ways, on one local kube-apiserver 1.34.
+
+(a) orchestrator.k3s.stack, (b) kubernetes.core.k8s with apply + server_side_apply and
+(c) kubectl apply --server-side, all on the same rendered objects (the module's `dest:`
+output), each into its own namespace with its own NodePorts. Nothing waits for
+rollouts, so all three do the same job; the module's no-op with its wait on (what a
+deployment playbook runs) is printed as well.
+
+Two clocks: the module process (the AnsiballZ payload Ansible ran, executed again as
+Ansible executes it: what the module itself costs) and the task duration Ansible
+records (adds the controller's per-task overhead, the same for every module: shown
+with ansible.builtin.ping). kubectl is one process for both stacks. A "first apply"
+of a module process runs into its namespace after the stacks' objects were deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from tests.integration.stack_runs import values_for  # noqa: E402 - after the repo is on sys.path
+from tests.support.apiserver import KUBECTL, LocalCluster  # noqa: E402
+from tests.unit.conftest import PLACEHOLDER_SECRETS, STACK_NAMES, STACKS  # noqa: E402
+
+NOOP_RUNS = 3
+BIN = Path(sys.executable).parent
+# Each tool its own namespace and NodePorts (NodePorts are cluster-wide).
+TOOLS = {
+    "stack": ("bench-stack", {"vote": 30100, "result": 30101, "api-gateway": 30102}),
+    "k8s": ("bench-k8s", {"vote": 30200, "result": 30201, "api-gateway": 30202}),
+    "kubectl": ("bench-kubectl", {"vote": 30300, "result": 30301, "api-gateway": 30302}),
+}
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
+
+STACK_TASK = """
+    - name: Apply {stack}
+      orchestrator.k3s.stack:
+        name: {stack}
+        namespace: {namespace}
+        src: {src}
+        values: "{{{{ values }}}}"
+        secrets: "{{{{ secrets['{stack}'] }}}}"
+        kubeconfig: {kubeconfig}
+        wait: {wait}
+{dest}"""
+K8S_TASK = """
+    - name: Apply {stack}
+      kubernetes.core.k8s:
+        src: {src}
+        apply: true
+        server_side_apply: {{field_manager: bench-k8s}}
+        kubeconfig: {kubeconfig}
+"""
+PLAY = """- name: Bench
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  tasks:{tasks}
+"""
+
+
+PING_TASK = """
+    - name: Ansible's own floor
+      ansible.builtin.ping:
+"""
+# The floor of any module on kubernetes.core's client: Python, Ansible's module
+# runtime, the kubernetes package and one GET.
+FLOOR_TASK = """
+    - name: One GET through kubernetes.core
+      kubernetes.core.k8s_info:
+        kind: Namespace
+        name: {namespace}
+        kubeconfig: {kubeconfig}
+"""
+MEMBER_KINDS = "secrets,configmaps,services,deployments,statefulsets,hpa,ingresses,networkpolicies"
+
+
+def seconds(duration: dict[str, str]) -> float:
+    start, end = (datetime.fromisoformat(duration[k].replace("Z", "+00:00")) for k in ("start", "end"))
+    return (end - start).total_seconds()
+
+
+def run_playbook(
+    workdir: Path, tasks: str, extra: dict[str, Any], keep: str | None = None
+) -> tuple[list[float], list[Path]]:
+    """Task durations, and (with `keep`) the AnsiballZ payloads of the tasks, in task order."""
+    playbook = workdir / "play.yml"
+    playbook.write_text(PLAY.format(tasks=tasks))
+    extra_file = workdir / "extra.json"
+    extra_file.write_text(json.dumps(extra))
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "json"}
+    if keep:
+        env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(workdir / keep))
+    process = subprocess.run(
+        [str(BIN / "ansible-playbook"), str(playbook), "-e", f"@{extra_file}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise SystemExit(f"ansible-playbook failed:\n{process.stdout[-4000:]}\n{process.stderr[-2000:]}")
+    durations = [seconds(t["task"]["duration"]) for t in json.loads(process.stdout)["plays"][0]["tasks"]]
+    # ansible-tmp-<time>-<pid>-<random>: sorting by name is task order.
+    payloads = sorted((workdir / keep).glob("ansible-tmp-*/AnsiballZ_*.py")) if keep else []
+    return durations, payloads
+
+
+def run_payloads(payloads: list[Path], expect_changed: bool | None = None, reported: list | None = None) -> float:
+    """Wall time of running each module payload as Ansible does (python AnsiballZ_x.py)."""
+    started = time.monotonic()
+    for payload in payloads:
+        process = subprocess.run(
+            [sys.executable, str(payload)], capture_output=True, text=True, timeout=600, check=False
+        )
+        result = json.loads(process.stdout)
+        if result.get("failed"):
+            raise SystemExit(f"{payload.name} failed: {result.get('msg')}")
+        if expect_changed is not None and result.get("changed") is not expect_changed:
+            raise SystemExit(f"{payload.name}: changed is {result.get('changed')}, expected {expect_changed}")
+        if reported is not None:
+            reported.append(result.get("changed"))
+    return time.monotonic() - started
+
+
+def stack_tasks(cluster: LocalCluster, namespace: str, wait: bool, dest: Path | None = None) -> str:
+    return "".join(
+        STACK_TASK.format(
+            stack=stack,
+            namespace=namespace,
+            src=STACKS / stack,
+            kubeconfig=cluster.kubeconfig,
+            wait=str(wait).lower(),
+            dest=f"        dest: {dest / stack}\n" if dest else "",
+        )
+        for stack in STACK_NAMES
+    )
+
+
+def stack_extra(tool: str) -> dict[str, Any]:
+    return {"values": values_for(node_ports=TOOLS[tool][1]), "secrets": PLACEHOLDER_SECRETS}
+
+
+def render(cluster: LocalCluster, workdir: Path, tool: str) -> Path:
+    """The module's dest: output for a tool's namespace, one multi-document file per stack."""
+    dest = workdir / f"manifests-{tool}"
+    run_playbook(workdir, stack_tasks(cluster, TOOLS[tool][0], wait=False, dest=dest), stack_extra(tool))
+    for stack in STACK_NAMES:
+        parts = sorted((dest / stack).glob("*.yaml"))
+        (dest / f"{stack}.yaml").write_text("\n---\n".join(p.read_text() for p in parts))
+    return dest
+
+
+def time_kubectl(cluster: LocalCluster, dest: Path) -> float:
+    command = [
+        str(KUBECTL),
+        f"--kubeconfig={cluster.kubeconfig}",
+        "apply",
+        "--server-side",
+        "--field-manager=bench-kubectl",
+        *(a for s in STACK_NAMES for a in ("-f", str(dest / f"{s}.yaml"))),
+    ]
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=300)
+    return time.monotonic() - started
+
+
+def create_namespaces(cluster: LocalCluster) -> None:
+    # All three start from an existing, labelled namespace: only the stacks are timed.
+    cluster.apply(
+        "\n---\n".join(
+            json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": RESTRICTED}})
+            for ns, _ports in TOOLS.values()
+        )
+    )
+
+
+def empty_namespace(cluster: LocalCluster, tool: str) -> None:
+    cluster.kubectl("delete", MEMBER_KINDS, "--all", "-n", TOOLS[tool][0], "--wait=true")
+
+
+def measure_ansible_tool(
+    cluster: LocalCluster, workdir: Path, tool: str, tasks: str, extra: dict[str, Any], check_changed: bool
+) -> dict[str, float]:
+    first_tasks, payloads = run_playbook(workdir, tasks, extra, keep=f"remote-{tool}")
+    reported: list = []
+    noop = statistics.median(
+        run_payloads(payloads, False if check_changed else None, reported) for _run in range(NOOP_RUNS)
+    )
+    noop_tasks, _payloads = run_playbook(workdir, tasks, extra)
+    empty_namespace(cluster, tool)
+    first = run_payloads(payloads, True if check_changed else None)
+    return {
+        "first": first,
+        "noop": noop,
+        "first_task": sum(first_tasks),
+        "noop_task": sum(noop_tasks),
+        "noop_changed": any(reported),
+        "processes": len(payloads),
+    }
+
+
+def main() -> int:
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp, LocalCluster() as cluster:
+        workdir = Path(tmp)
+        create_namespaces(cluster)
+        print(
+            f"cluster up: {cluster.server}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True
+        )
+
+        ping = statistics.median(run_playbook(workdir, PING_TASK * 3, {})[0])
+        _tasks, floor_payloads = run_playbook(
+            workdir, FLOOR_TASK.format(namespace=TOOLS["stack"][0], kubeconfig=cluster.kubeconfig), {}, keep="floor"
+        )
+        floor = statistics.median(run_payloads(floor_payloads) for _run in range(NOOP_RUNS))
+        namespace = TOOLS["stack"][0]
+        results["orchestrator.k3s.stack"] = measure_ansible_tool(
+            cluster, workdir, "stack", stack_tasks(cluster, namespace, wait=False), stack_extra("stack"), True
+        )
+        _tasks, wait_payloads = run_playbook(
+            workdir, stack_tasks(cluster, namespace, wait=True), stack_extra("stack"), keep="remote-wait"
+        )
+        waited = statistics.median(run_payloads(wait_payloads, False) for _run in range(NOOP_RUNS))
+        objects = len(json.loads(cluster.kubectl("get", MEMBER_KINDS, "-n", namespace, "-o", "json"))["items"])
+
+        dest = render(cluster, workdir, "k8s")
+        k8s_tasks = "".join(
+            K8S_TASK.format(stack=s, src=dest / f"{s}.yaml", kubeconfig=cluster.kubeconfig) for s in STACK_NAMES
+        )
+        results["kubernetes.core.k8s"] = measure_ansible_tool(cluster, workdir, "k8s", k8s_tasks, {}, False)
+
+        dest = render(cluster, workdir, "kubectl")
+        first = time_kubectl(cluster, dest)
+        noop = statistics.median(time_kubectl(cluster, dest) for _run in range(NOOP_RUNS))
+        results["kubectl --server-side"] = {"first": first, "noop": noop}
+        load = os.getloadavg()[0]
+
+    print(
+        f"\nboth stacks: {objects} objects + 2 ApplySet parents; no-op = median of {NOOP_RUNS};"
+        f" load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"floors: an Ansible task (ansible.builtin.ping) {ping:.2f} s; a module process on kubernetes.core's"
+        f" client doing one GET (k8s_info) {floor:.2f} s\n"
+    )
+    print(f"{'':24}{'first apply':>36}{'no-op re-apply':>36}")
+    print(f"{'':24}" + f"{'module':>12}{'above floor':>12}{'ansible':>12}" * 2)
+    for tool, r in results.items():
+        count = r.get("processes", 0)
+        cells = []
+        for phase in ("first", "noop"):
+            task = f"{r[phase + '_task']:>10.2f} s" if f"{phase}_task" in r else ""
+            above = f"{r[phase] - count * floor:>10.2f} s" if count else ""
+            cells.append(f"{r[phase]:>10.2f} s{above:>12}{task:>12}")
+        print(f"{tool:24}" + "".join(cells))
+    print(f"{'orchestrator.k3s.stack, no-op with wait':48}{waited:>10.2f} s")
+    print(
+        "module: the module processes (one per stack) run as Ansible runs them, kubectl: one process for both;"
+        " above floor: minus one k8s_info process per module process; ansible: task durations Ansible records"
+    )
+    print(f"kubernetes.core.k8s reports changed=true on a no-op: {results['kubernetes.core.k8s']['noop_changed']}")
+
+    ours, k8s, kubectl = (
+        results[t] for t in ("orchestrator.k3s.stack", "kubernetes.core.k8s", "kubectl --server-side")
+    )
+    ours_work, k8s_work = ours["noop"] - 2 * floor, k8s["noop"] - 2 * floor
+    verdicts = [
+        ("no-op re-apply of both stacks < 1.0 s", ours["noop"] < 1.0, f"{ours['noop']:.2f} s"),
+        ("  per stack (one module process)", ours["noop"] / 2 < 1.0, f"{ours['noop'] / 2:.2f} s"),
+        (
+            "no-op >= 3x faster than kubernetes.core.k8s",
+            k8s["noop"] >= 3 * ours["noop"],
+            f"{k8s['noop'] / ours['noop']:.1f}x",
+        ),
+        ("  above the floor", k8s_work >= 3 * ours_work, f"{k8s_work / max(ours_work, 0.01):.1f}x"),
+        (
+            "first apply not slower than kubectl",
+            ours["first"] <= kubectl["first"],
+            f"{ours['first'] / kubectl['first']:.2f}x kubectl's time",
+        ),
+    ]
+    print("\ntargets (module processes)")
+    for label, met, value in verdicts:
+        print(f"  {label:46} {value:>22}   {'met' if met else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

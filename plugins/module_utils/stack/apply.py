@@ -1,0 +1,153 @@
+"""What the module sends with server-side apply, and how it knows a write is not needed.
+
+Each member is applied with a fixed field manager and carries the ApplySet
+label and a hash of its desired body. An object is *unchanged*, and is not
+written at all, when the live object (fetched with one LIST per kind) has
+the same hash **and** still holds every field the stack sets with the same
+value. The hash catches changes to the render (a field removed from a
+template); the comparison catches drift (someone ran ``kubectl edit``).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset import PART_OF_LABEL
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import Manifest
+
+HASH_ANNOTATION = "orchestrator.k3s/applied-sha256"
+# Which template made a member: prune and delete report it after the template is gone.
+COMPONENT_ANNOTATION = "orchestrator.k3s/component"
+SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$")
+_SUFFIX = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+
+
+def autoscaled_workloads(manifests: Iterable[Manifest]) -> set[tuple[str, str]]:
+    """(kind, name) of every workload an HPA of the stack scales."""
+    targets = set()
+    for manifest in manifests:
+        if manifest.kind == "HorizontalPodAutoscaler":
+            ref = manifest.body.get("spec", {}).get("scaleTargetRef") or {}
+            targets.add((ref.get("kind", ""), ref.get("name", "")))
+    return targets
+
+
+def drop_autoscaled_replicas(manifests: list[Manifest]) -> None:
+    """Leave spec.replicas to the HPA: applying it would fight the autoscaler (and conflict under SSA)."""
+    targets = autoscaled_workloads(manifests)
+    for manifest in manifests:
+        if manifest.kind in SCALABLE_KINDS and (manifest.kind, manifest.name) in targets:
+            manifest.body.get("spec", {}).pop("replicas", None)
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def string_data_as_data(body: dict[str, Any]) -> dict[str, Any]:
+    """Secrets with stringData become data: the API stores only data, so compare and apply that."""
+    if body.get("kind") != "Secret" or not body.get("stringData"):
+        return body
+    body = copy.deepcopy(body)
+    data = body.setdefault("data", {})
+    for key, value in body.pop("stringData").items():
+        data[key] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
+    return body
+
+
+def desired_body(manifest: Manifest, set_id: str) -> dict[str, Any]:
+    """The body to apply: normalised, labelled as a member, stamped with its hash."""
+    body = string_data_as_data(copy.deepcopy(manifest.body))
+    metadata = body.setdefault("metadata", {})
+    metadata.setdefault("labels", {})[PART_OF_LABEL] = set_id
+    annotations = metadata.setdefault("annotations", {})
+    annotations[COMPONENT_ANNOTATION] = manifest.component
+    annotations.pop(HASH_ANNOTATION, None)
+    annotations[HASH_ANNOTATION] = body_hash(body)
+    return body
+
+
+def _quantity(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value)
+    if not match:
+        return None
+    number, suffix = match.group(1), match.group(2) or ""
+    try:
+        if suffix[:1] in ("e", "E"):
+            return Decimal(number + suffix)
+        return Decimal(number) * _SUFFIX[suffix]
+    except (InvalidOperation, KeyError):
+        return None
+
+
+def _scalar_equal(desired: Any, live: Any) -> bool:
+    if desired == live and type(desired) is type(live):
+        return True
+    # The API server canonicalises quantities ("0.5" -> "500m") and int-or-string ports.
+    left, right = _quantity(desired), _quantity(live)
+    return left is not None and left == right
+
+
+def _empty(value: Any) -> bool:
+    # The API omits zero values of optional fields, so "not there" equals "", 0, false, [] or {}.
+    return value is None or value == "" or value is False or value == 0 or value == [] or value == {}
+
+
+def is_subset(desired: Any, live: Any) -> bool:
+    """Every field of `desired` is in `live` with an equal value (live may hold more)."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return _empty(desired) and _empty(live)
+        return all(_empty(value) if key not in live else is_subset(value, live[key]) for key, value in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(live, list):
+            return _empty(desired) and _empty(live)
+        if len(desired) == len(live):
+            return all(is_subset(d, item) for d, item in zip(desired, live, strict=True))
+        if any(not isinstance(d, dict) for d in desired):
+            return False
+        # Another manager added items to a merged list (an env var, a port): ours must all be there.
+        return all(any(is_subset(d, item) for item in live) for d in desired)
+    if live is None:
+        return _empty(desired)
+    return _scalar_equal(desired, live)
+
+
+def is_unchanged(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    if live is None:
+        return False
+    live_annotations = live.get("metadata", {}).get("annotations") or {}
+    wanted_hash = desired.get("metadata", {}).get("annotations", {}).get(HASH_ANNOTATION)
+    return live_annotations.get(HASH_ANNOTATION) == wanted_hash and is_subset(desired, live)
