@@ -90,7 +90,7 @@ def test_deploy_of_one_environment_with_another_tag_leaves_the_other_alone(clust
 
 
 def test_smoke_waits_for_the_inventory_nodes(cluster: tuple) -> None:
-    platform, _, extra = cluster
+    platform, _local_cluster, extra = cluster
     result = platform.playbook("playbooks/smoke.yml", *extra, "--tags", "nodes", timeout=600)
     assert result.returncode == 0, result.stdout[-3000:]
     for name in platform.node_names:

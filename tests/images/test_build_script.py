@@ -29,7 +29,7 @@ def build(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]
 
 def test_second_run_rebuilds_nothing_in_seconds(built_images: str) -> None:
     started = time.monotonic()
-    _, statuses = build()
+    _result, statuses = build()
     elapsed = time.monotonic() - started
     assert len(statuses) == ALL_IMAGES
     assert set(statuses.values()) <= {"cached", "present"}, statuses
@@ -51,7 +51,7 @@ def test_tag_builds_the_app_with_that_app_version(built_images: str) -> None:
     tag = f"okimg-test-{uuid.uuid4().hex[:8]}"
     ref = image(f"vote:{tag}")
     try:
-        _, statuses = build("vote", "--tag", tag)
+        _result, statuses = build("vote", "--tag", tag)
         assert statuses[ref] == "built"
         assert statuses[image("python-base:bookworm")] == "cached"
         env = docker("image", "inspect", "-f", "{{json .Config.Env}}", ref).stdout
@@ -61,7 +61,7 @@ def test_tag_builds_the_app_with_that_app_version(built_images: str) -> None:
 
 
 def test_save_writes_each_tarball_once(built_images: str, tmp_path: Path) -> None:
-    first, _ = build("redis", "--save", str(tmp_path))
+    first, _first_statuses = build("redis", "--save", str(tmp_path))
     tarball = tmp_path / "orchestrator-k3s_redis_7.tar"
     assert tarball.is_file() and (tmp_path / "local_debian_bookworm.tar").is_file()
     with tarfile.open(tarball) as archive:
@@ -69,7 +69,7 @@ def test_save_writes_each_tarball_once(built_images: str, tmp_path: Path) -> Non
     assert manifest[0]["RepoTags"] == [image("redis:7")]
     written_at = tarball.stat().st_mtime_ns
 
-    second, _ = build("redis", "--save", str(tmp_path))
+    second, _second_statuses = build("redis", "--save", str(tmp_path))
     assert second.stdout.count("save: unchanged") == 2
     assert tarball.stat().st_mtime_ns == written_at
 

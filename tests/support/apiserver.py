@@ -13,7 +13,7 @@ The API server, admission (Pod Security included), server-side apply, dry
 run, garbage collection, the Deployment/StatefulSet/HPA/PV controllers and
 the scheduler are the real upstream programs.  Only the kubelet is
 simulated: kwok writes Pod status (Ready, or ErrImagePull for images tagged
-``does-not-exist``) following toolchain/kwok-stages.yaml.  A static pool of
+``does-not-exist``) following toolchain/kwok-stages/.  A static pool of
 PersistentVolumes behind the default StorageClass ``local-path`` lets PVCs
 bind as they do on k3s.
 
@@ -40,7 +40,7 @@ from tests.support.servers import free_port, wait_for_port
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("ORCHESTRATOR_CACHE", Path.home() / ".cache" / "orchestrator-k3s"))
 BIN = CACHE / "bin"
-STAGES = REPO / "toolchain" / "kwok-stages.yaml"
+STAGES = REPO / "toolchain" / "kwok-stages"
 KUBECTL = REPO / ".venv" / "bin" / "kubectl"
 
 SERVICE_CIDR = "10.43.0.0/16"
@@ -150,7 +150,7 @@ class LocalCluster:
         self._spawn("kwok", [
             _binary("kwok"),
             f"--kubeconfig={self.kubeconfig}",
-            f"--config={STAGES}",
+            *(f"--config={stage}" for stage in sorted(STAGES.glob("*.yaml"))),
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             f"--cidr={POD_CIDR}",
@@ -178,7 +178,7 @@ class LocalCluster:
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
         result = subprocess.run(
             [_kubectl_binary(), f"--kubeconfig={self.kubeconfig}", *args],
-            input=stdin, capture_output=True, text=True, timeout=120,
+            input=stdin, capture_output=True, text=True, timeout=120, check=False,
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
@@ -223,7 +223,7 @@ class LocalCluster:
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.logs()}")
             result = subprocess.run(
                 [_kubectl_binary(), f"--kubeconfig={self.kubeconfig}", "get", "--raw", "/readyz"],
-                capture_output=True, text=True,
+                capture_output=True, text=True, check=False,
             )
             if result.returncode == 0 and result.stdout.strip() == "ok":
                 return

@@ -194,7 +194,7 @@ class PostgresServer(_Server):
         result = subprocess.run(
             ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
              "-d", dbname or self.dbname, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
-            env=env, capture_output=True, text=True,
+            env=env, capture_output=True, text=True, check=False,
         )
         if result.returncode != 0 and not (ignore_exists and "already exists" in result.stderr):
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")

@@ -22,7 +22,9 @@ class GatewaySettings:
     app_version: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "GatewaySettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "GatewaySettings":
+        if environ is None:
+            environ = os.environ
         # Credentials have no default: they come from a Secret, and a silent
         # fallback (RabbitMQ's guest) would only hide a deployment mistake.
         missing = [name for name in ("RABBITMQ_USER", "RABBITMQ_PASSWORD") if not environ.get(name)]

@@ -33,7 +33,9 @@ class BillingSettings:
     app_version: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "BillingSettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "BillingSettings":
+        if environ is None:
+            environ = os.environ
         # Credentials have no default: they come from Secrets, and a silent
         # fallback would only turn a deployment mistake into a login error.
         missing = [name for name in _REQUIRED if not environ.get(name)]

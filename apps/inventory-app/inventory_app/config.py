@@ -22,7 +22,9 @@ class InventorySettings:
     app_version: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "InventorySettings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "InventorySettings":
+        if environ is None:
+            environ = os.environ
         # Credentials have no default: they come from a Secret, and a silent
         # fallback would only turn a deployment mistake into a login error.
         missing = [name for name in ("INVENTORY_DB_USER", "INVENTORY_DB_PASSWORD") if not environ.get(name)]

@@ -159,7 +159,7 @@ class OrdersDatabase:
     def orders(self) -> list[tuple[int, int, float]]:
         """(user_id, number_of_items, total_amount) of every row, by id."""
         rows = self._query("SELECT user_id, number_of_items, total_amount FROM orders ORDER BY id")
-        return [(user_id, items, amount) for user_id, items, amount in rows]
+        return list(rows)
 
     def message_ids(self) -> list[str]:
         return [str(row[0]) for row in self._query("SELECT message_id FROM processed_messages")]

@@ -37,7 +37,7 @@ def test_acceptance_walk_through(
 
     # 2. An order for user 20.
     assert requests.post(gateway + "/api/billing/", json=ORDER_20, timeout=10).status_code == 200
-    wait_until(lambda: orders_db.orders(), 20, "user 20's order in billing-db")
+    wait_until(orders_db.orders, 20, "user 20's order in billing-db")
 
     # 3. billing-app stopped; the order for user 22 is still taken.
     stack.billing.stop()

@@ -41,7 +41,7 @@ def test_bad_order_is_400_and_nothing_is_queued(stack: CrudStack, orders_db: Ord
     assert response.json()["error"]
     # A good order sent after it is the first one stored: the bad one was never queued.
     stack.post_order(**GOOD_ORDER)
-    wait_until(lambda: orders_db.orders(), 20, "the good order stored")
+    wait_until(orders_db.orders, 20, "the good order stored")
     assert orders_db.orders() == [(1, 2, 3.5)]
 
 

@@ -147,7 +147,7 @@ def test_while_the_database_is_down_the_batch_is_held_then_stored(
     try:
         publish(rabbitmq_channel, consumer.queue, order(1), "m-1")
         publish(rabbitmq_channel, consumer.queue, order(2), "m-2")
-        for _ in range(3):
+        for _attempt in range(3):
             with pytest.raises(DatabaseUnavailableError):
                 consumer.consume_once(wait=5)
         # Held, not acknowledged: nothing is ready, nothing is lost.

@@ -34,21 +34,26 @@ def _hadolint() -> str:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_dockerfile_is_hadolint_clean(service: str) -> None:
-    result = subprocess.run([_hadolint(), str(APPS / service / "Dockerfile")], capture_output=True, text=True)
+    result = subprocess.run(
+        [_hadolint(), str(APPS / service / "Dockerfile")], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _docker(*args: str, timeout: float = 60) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     assert result.returncode == 0, f"docker {' '.join(args[:2])}: {result.stderr[-3000:]}"
     return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def images() -> dict[str, str]:
-    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0
+    ):
         pytest.skip("no Docker daemon")
-    inspect = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True)
+    inspect = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False)
     assert inspect.returncode == 0, f"base image {BASE_IMAGE} missing: build images/python-base first"
     built = {}
     for service in SERVICES:
@@ -87,7 +92,7 @@ class Containers:
 
     def remove_all(self) -> None:
         for container in self.ids:
-            subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+            subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
 
 @pytest.fixture

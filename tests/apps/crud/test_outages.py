@@ -67,7 +67,7 @@ def test_rabbitmq_restart_loses_no_order_and_everyone_reconnects(
 ) -> None:
     stack = start_stack()
     stack.post_order(1)
-    wait_until(lambda: orders_db.orders(), 20, "order 1 stored")
+    wait_until(orders_db.orders, 20, "order 1 stored")
 
     # Order 2 is held unacknowledged by billing-app (its database is down) when
     # RabbitMQ restarts: only a persistent message on a durable queue survives.

@@ -34,7 +34,7 @@ def test_orders_taken_while_billing_db_is_down_are_all_stored_once(
 ) -> None:
     stack = start_stack()
     message_ids = [stack.post_order(1)]
-    wait_until(lambda: orders_db.orders(), 20, "the first order stored")
+    wait_until(orders_db.orders, 20, "the first order stored")
 
     billing_db.stop()
     try:

@@ -39,7 +39,7 @@ def test_inventory_workers_create_the_movies_table_together(inventory_db: Postgr
     with psycopg.connect(inventory_db.dsn, autocommit=True) as connection:
         connection.execute("DROP TABLE IF EXISTS movies")
     url = InventorySettings.from_env(inventory_db.env("INVENTORY_DB_")).database_url
-    databases = [Database(url) for _ in range(STARTING_TOGETHER)]
+    databases = [Database(url) for _worker in range(STARTING_TOGETHER)]
     assert _all_at_once(lambda index: databases[index].ensure_schema()) == []
     for database in databases:
         database.engine.dispose()
@@ -47,7 +47,7 @@ def test_inventory_workers_create_the_movies_table_together(inventory_db: Postgr
 
 def test_billing_replicas_create_their_tables_together(billing_db: PostgresServer, orders_db: OrdersDatabase) -> None:
     conninfo = billing_db.dsn
-    stores = [OrderStore(conninfo) for _ in range(STARTING_TOGETHER)]
+    stores = [OrderStore(conninfo) for _replica in range(STARTING_TOGETHER)]
     assert _all_at_once(lambda index: stores[index].save([(f"id-{index}", Order(index, 1, 1.0))])) == []
     assert sorted(row[0] for row in orders_db.orders()) == list(range(STARTING_TOGETHER))
     for store in stores:

@@ -30,7 +30,7 @@ def ballot(seed: int = 4) -> tuple[list[tuple[str, str]], dict[str, str]]:
     voters = [f"voter{n:05d}" for n in range(VOTERS)]
     order = voters[:]
     rng.shuffle(order)
-    order += [rng.choice(voters) for _ in range(VOTES - VOTERS)]
+    order += [rng.choice(voters) for _change in range(VOTES - VOTERS)]
     votes = [(voter, rng.choice("ab")) for voter in order]
     return votes, dict(votes)
 

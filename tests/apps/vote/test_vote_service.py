@@ -75,7 +75,7 @@ def test_a_form_post_queues_the_vote_and_sets_both_cookies(vote: str, redis_clie
 
 
 def test_static_stylesheet_is_served(vote: str) -> None:
-    status, css, _ = request(f"{vote}/static/style.css")
+    status, css, _headers = request(f"{vote}/static/style.css")
     assert status == 200 and "button" in css
 
 
@@ -114,7 +114,7 @@ def test_hostile_requests_get_4xx_never_5xx(vote: str, redis_client: redis.Redis
 
 
 def test_sql_looking_cookie_is_replaced_not_used(vote: str, redis_client: redis.Redis) -> None:
-    status, _, headers = request(vote, b"vote=a", {"Cookie": "voter_id=1' OR '1'='1"})
+    status, _body, headers = request(vote, b"vote=a", {"Cookie": "voter_id=1' OR '1'='1"})
     assert status == 200
     [queued] = queued_votes(redis_client)
     assert "'" not in queued["voter_id"]

@@ -96,6 +96,6 @@ def test_settings_reject_batch_sizes_out_of_range(size: str) -> None:
 
 def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
     backoff = Backoff(initial=0.1, maximum=0.5)
-    assert [backoff.next() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    assert [backoff.next() for _call in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
     backoff.reset()
     assert backoff.next() == 0.1
