@@ -19,10 +19,14 @@ APT_PACKAGES=(
   docker.io docker-compose debootstrap
   redis-server postgresql rabbitmq-server
   chromium chromium-driver
-  nodejs npm
   python3-venv git rsync openssl gcc libsqlite3-dev pkg-config
   wrk curl ca-certificates vagrant openssh-client
 )
+
+# Node.js: any install that provides node and npm will do (Debian's, or the
+# NodeSource one some machines ship, whose nodejs package conflicts with
+# Debian's npm), so the packages are added only when the commands are missing.
+command -v node >/dev/null && command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
 
 if [[ "${no_apt}" == 1 ]]; then
   missing=()
