@@ -25,7 +25,8 @@ die() {
 hash_inputs() {
   local f
   for f in "$@"; do
-    printf '%s\n' "$f"
+    # Relative names: the key must not change between clones of the repo.
+    printf '%s\n' "${f#"${ORCHESTRATOR_ROOT}/"}"
     cat "$f"
   done | sha256sum | cut -d' ' -f1
 }

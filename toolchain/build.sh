@@ -28,7 +28,7 @@ command -v go >/dev/null || die "go is not installed (Debian: golang-go >= 1.24,
 apt_install gcc libsqlite3-dev pkg-config openssl
 
 mkdir -p "${OUT}" "${GOMODCACHE}" "${GOCACHE}"
-key="$(hash_inputs "$0" "${TOOLCHAIN}"/*/go.mod "${TOOLCHAIN}"/*/go.sum; go version)"
+key="$(hash_inputs "${TOOLCHAIN}/build.sh" "${TOOLCHAIN}"/*/go.mod "${TOOLCHAIN}"/*/go.sum; go version)"
 key="$(printf '%s' "${key}" | sha256sum | cut -d' ' -f1)"
 all_present=true
 for p in "${PROGRAMS[@]}"; do
