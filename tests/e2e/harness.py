@@ -83,63 +83,29 @@ class IsolatedPlatform:
     def node_names(self) -> list[str]:
         return [f"{self.prefix}-master"] + [f"{self.prefix}-worker{i}" for i in range(1, self.workers + 1)]
 
-    def orchestrator(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    def _run(self, argv: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(REPO / "orchestrator.sh"), *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            argv, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
+
+    def _inventory_args(self) -> list[str]:
+        """This cluster's inventory, with the settings orchestrator.sh passes."""
+        return [
+            "-i", "inventory/machines.sh",
+            "-e", f"orchestrator_prefix={self.prefix}",
+            "-e", f"orchestrator_subnet={self.subnet}",
+            "-e", "orchestrator_provider=docker",
+        ]
+
+    def orchestrator(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+        return self._run([str(REPO / "orchestrator.sh"), *args], timeout)
 
     def playbook(self, playbook: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
         """ansible-playbook on this cluster's inventory, as orchestrator.sh runs it."""
-        return subprocess.run(
-            [
-                str(VENV_BIN / "ansible-playbook"),
-                "-i",
-                "inventory/machines.sh",
-                "-e",
-                f"orchestrator_prefix={self.prefix}",
-                "-e",
-                f"orchestrator_subnet={self.subnet}",
-                "-e",
-                "orchestrator_provider=docker",
-                playbook,
-                *args,
-            ],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return self._run([str(VENV_BIN / "ansible-playbook"), *self._inventory_args(), playbook, *args], timeout)
 
     def ansible(self, pattern: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                str(VENV_BIN / "ansible"),
-                "-i",
-                "inventory/machines.sh",
-                "-e",
-                f"orchestrator_prefix={self.prefix}",
-                "-e",
-                f"orchestrator_subnet={self.subnet}",
-                "-e",
-                "orchestrator_provider=docker",
-                pattern,
-                *args,
-            ],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return self._run([str(VENV_BIN / "ansible"), *self._inventory_args(), pattern, *args], timeout)
 
     def objects(self) -> dict[str, list[str]]:
         """Names of this cluster's containers, volumes and networks (by label)."""

@@ -211,14 +211,14 @@ def _leaked(text: Any, secrets: dict[str, str]) -> str | None:
 
 
 def secret_leaks(manifests: list[Manifest]) -> list[str]:
-    secrets = secret_values(manifests)
-    if not secrets:
+    known_values = secret_values(manifests)
+    if not known_values:
         return []
     problems = []
     for manifest in manifests:
         if manifest.kind == "ConfigMap":
             for key, value in (manifest.body.get("data") or {}).items():
-                origin = _leaked(value, secrets)
+                origin = _leaked(value, known_values)
                 if origin:
                     problems.append(
                         f"{manifest.where()}: data.{key}: holds the value of {origin}; "
@@ -229,7 +229,7 @@ def secret_leaks(manifests: list[Manifest]) -> list[str]:
                     decoded = base64.b64decode(str(value)).decode("utf-8", "replace")
                 except binascii.Error:
                     continue
-                origin = _leaked(decoded, secrets)
+                origin = _leaked(decoded, known_values)
                 if origin:
                     problems.append(
                         f"{manifest.where()}: binaryData.{key}: holds the value of {origin}; "
@@ -237,7 +237,7 @@ def secret_leaks(manifests: list[Manifest]) -> list[str]:
                     )
         for container, path in containers(manifest):
             for index, variable in enumerate(container.get("env") or []):
-                origin = _leaked(variable.get("value"), secrets)
+                origin = _leaked(variable.get("value"), known_values)
                 if origin:
                     problems.append(
                         f"{manifest.where()}: {field_path([*path, 'env', index, 'value'])} "
@@ -245,7 +245,7 @@ def secret_leaks(manifests: list[Manifest]) -> list[str]:
                     )
             for group in ("command", "args"):
                 for index, word in enumerate(container.get(group) or []):
-                    origin = _leaked(word, secrets)
+                    origin = _leaked(word, known_values)
                     if origin:
                         problems.append(
                             f"{manifest.where()}: {field_path([*path, group, index])}: holds the "

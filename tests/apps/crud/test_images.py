@@ -52,7 +52,7 @@ def images() -> dict[str, str]:
         shutil.which("docker") is None
         or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0
     ):
-        pytest.skip("no Docker daemon")
+        pytest.fail("no Docker daemon answers: run scripts/bootstrap.sh (make bootstrap) first")
     inspect = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False)
     assert inspect.returncode == 0, f"base image {BASE_IMAGE} missing: build images/python-base first"
     built = {}
