@@ -9,8 +9,10 @@ deployment playbook runs) is printed as well.
 Two clocks: the module process (the AnsiballZ payload Ansible ran, executed again as
 Ansible executes it: what the module itself costs) and the task duration Ansible
 records (adds the controller's per-task overhead, the same for every module: shown
-with ansible.builtin.ping). kubectl is one process for both stacks. A "first apply"
-of a module process runs into its namespace after the stacks' objects were deleted.
+with ansible.builtin.ping). kubectl is one process for both stacks. Every tool's "first
+apply" runs into its namespace after the stacks' objects were deleted and their pods
+are gone (median of three). The module runs in its warm worker, as it does by default;
+the no-op of one stack with the worker not yet running is printed too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,11 +32,20 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / ".collections"))
+
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.worker_client import (  # noqa: E402
+    stop_workers,
+)
 from tests.integration.stack_runs import values_for  # noqa: E402 - after the repo is on sys.path
 from tests.support.apiserver import KUBECTL, LocalCluster  # noqa: E402
 from tests.unit.conftest import PLACEHOLDER_SECRETS, STACK_NAMES, STACKS  # noqa: E402
 
 NOOP_RUNS = 3
+# Each first apply runs into its tool's namespace after the stacks' objects were deleted
+# and their pods are gone, the same way for all three tools; median of these.
+FIRST_RUNS = 3
+SETTLE_SECONDS = 60
 BIN = Path(sys.executable).parent
 # Each tool its own namespace and NodePorts (NodePorts are cluster-wide).
 TOOLS = {
@@ -196,7 +208,25 @@ def create_namespaces(cluster: LocalCluster) -> None:
 
 
 def empty_namespace(cluster: LocalCluster, tool: str) -> None:
-    cluster.kubectl("delete", MEMBER_KINDS, "--all", "-n", TOOLS[tool][0], "--wait=true")
+    """Delete the stacks' objects and wait until their pods are gone too, so no tool's first apply
+    competes with the garbage collector on these two cores."""
+    namespace = TOOLS[tool][0]
+    cluster.kubectl("delete", MEMBER_KINDS, "--all", "-n", namespace, "--wait=true")
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while cluster.kubectl("get", "pods", "-n", namespace, "-o", "name").strip():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"pods of {namespace} still there {SETTLE_SECONDS} s after deleting their workloads")
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
+def first_applies(cluster: LocalCluster, tool: str, apply: Callable[[], float]) -> float:
+    """Median over FIRST_RUNS of: empty the namespace, let the cluster settle, time `apply`."""
+    times = []
+    for _run in range(FIRST_RUNS):
+        empty_namespace(cluster, tool)
+        times.append(apply())
+    return statistics.median(times)
 
 
 def measure_ansible_tool(
@@ -208,8 +238,7 @@ def measure_ansible_tool(
         run_payloads(payloads, False if check_changed else None, reported) for _run in range(NOOP_RUNS)
     )
     noop_tasks, _payloads = run_playbook(workdir, tasks, extra)
-    empty_namespace(cluster, tool)
-    first = run_payloads(payloads, True if check_changed else None)
+    first = first_applies(cluster, tool, lambda: run_payloads(payloads, True if check_changed else None))
     return {
         "first": first,
         "noop": noop,
@@ -242,6 +271,12 @@ def main() -> int:
             workdir, stack_tasks(cluster, namespace, wait=True), stack_extra("stack"), keep="remote-wait"
         )
         waited = statistics.median(run_payloads(wait_payloads, False) for _run in range(NOOP_RUNS))
+        # What the first stack task of a playbook pays: the worker is started by the run.
+        cold = []
+        for _run in range(NOOP_RUNS):
+            stop_workers()
+            cold.append(run_payloads(wait_payloads[:1], False))
+        cold_noop = statistics.median(cold)
         objects = len(json.loads(cluster.kubectl("get", MEMBER_KINDS, "-n", namespace, "-o", "json"))["items"])
 
         dest = render(cluster, workdir, "k8s")
@@ -251,8 +286,9 @@ def main() -> int:
         results["kubernetes.core.k8s"] = measure_ansible_tool(cluster, workdir, "k8s", k8s_tasks, {}, False)
 
         dest = render(cluster, workdir, "kubectl")
-        first = time_kubectl(cluster, dest)
+        time_kubectl(cluster, dest)
         noop = statistics.median(time_kubectl(cluster, dest) for _run in range(NOOP_RUNS))
+        first = first_applies(cluster, "kubectl", lambda: time_kubectl(cluster, dest))
         results["kubectl --server-side"] = {"first": first, "noop": noop}
         load = os.getloadavg()[0]
 
@@ -264,27 +300,25 @@ def main() -> int:
         f"floors: an Ansible task (ansible.builtin.ping) {ping:.2f} s; a module process on kubernetes.core's"
         f" client doing one GET (k8s_info) {floor:.2f} s\n"
     )
-    print(f"{'':24}{'first apply':>36}{'no-op re-apply':>36}")
-    print(f"{'':24}" + f"{'module':>12}{'above floor':>12}{'ansible':>12}" * 2)
+    print(f"{'':24}{'first apply':>24}{'no-op re-apply':>24}")
+    print(f"{'':24}" + f"{'module':>12}{'ansible':>12}" * 2)
     for tool, r in results.items():
-        count = r.get("processes", 0)
         cells = []
         for phase in ("first", "noop"):
             task = f"{r[phase + '_task']:>10.2f} s" if f"{phase}_task" in r else ""
-            above = f"{r[phase] - count * floor:>10.2f} s" if count else ""
-            cells.append(f"{r[phase]:>10.2f} s{above:>12}{task:>12}")
+            cells.append(f"{r[phase]:>10.2f} s{task:>12}")
         print(f"{tool:24}" + "".join(cells))
     print(f"{'orchestrator.k3s.stack, no-op with wait':48}{waited:>10.2f} s")
+    print(f"{'  one stack, warm worker not yet running':48}{cold_noop:>10.2f} s   (first stack task of a playbook)")
     print(
         "module: the module processes (one per stack) run as Ansible runs them, kubectl: one process for both;"
-        " above floor: minus one k8s_info process per module process; ansible: task durations Ansible records"
+        " ansible: task durations Ansible records"
     )
     print(f"kubernetes.core.k8s reports changed=true on a no-op: {results['kubernetes.core.k8s']['noop_changed']}")
 
     ours, k8s, kubectl = (
         results[t] for t in ("orchestrator.k3s.stack", "kubernetes.core.k8s", "kubectl --server-side")
     )
-    ours_work, k8s_work = ours["noop"] - 2 * floor, k8s["noop"] - 2 * floor
     verdicts = [
         ("no-op re-apply of both stacks < 1.0 s", ours["noop"] < 1.0, f"{ours['noop']:.2f} s"),
         ("  per stack (one module process)", ours["noop"] / 2 < 1.0, f"{ours['noop'] / 2:.2f} s"),
@@ -293,7 +327,6 @@ def main() -> int:
             k8s["noop"] >= 3 * ours["noop"],
             f"{k8s['noop'] / ours['noop']:.1f}x",
         ),
-        ("  above the floor", k8s_work >= 3 * ours_work, f"{k8s_work / max(ours_work, 0.01):.1f}x"),
         (
             "first apply not slower than kubectl",
             ours["first"] <= kubectl["first"],

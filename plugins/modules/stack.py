@@ -19,8 +19,9 @@ description:
     memory requests and limits on every container; liveness and readiness probes on every container of a
     long-running workload; all objects in O(namespace); no object rendered twice; HPAs scale a workload of the
     stack."
-  - Applies the objects in kind order (Namespace, quotas, ServiceAccounts and RBAC, Secrets, ConfigMaps, claims,
-    Services, workloads, HPAs, Ingresses, NetworkPolicies) with server-side apply and a fixed field manager.
+  - Applies the objects with server-side apply and a fixed field manager in three tiers, the objects of a tier at
+    once (Namespace; quotas, NetworkPolicies, ServiceAccounts and RBAC, Secrets, ConfigMaps, claims and Services;
+    workloads, HPAs and Ingresses), custom resources after them.
     C(spec.replicas) is left out of every workload an HPA of the stack scales, so the two never fight.
   - An object whose live state already holds everything the stack sets is not written at all, so a run with
     nothing to do makes one LIST request per kind and reports C(changed=false). Drift made by hand on a field the
@@ -168,6 +169,17 @@ options:
       pod-security.kubernetes.io/enforce-version: latest
       pod-security.kubernetes.io/audit: restricted
       pod-security.kubernetes.io/warn: restricted
+  warm_worker:
+    description:
+      - Run in a background process of the same user that keeps the imports, the Kubernetes client, API
+        discovery and open connections between tasks, as kubernetes.core's former turbo mode did. A run with
+        nothing to do then costs little more than Ansible's own start of a module.
+      - One worker serves one combination of collection code, Python interpreter and environment variables, from a
+        private socket in C($ORCHESTRATOR_CACHE/stack-worker) (default C(~/.cache/orchestrator-k3s)). It keeps
+        nothing of a request after answering it and exits after 60 seconds without a request.
+      - When the worker cannot be started the module runs in its own process, as with V(false).
+    type: bool
+    default: true
 requirements:
   - python >= 3.9
   - kubernetes >= 24.2.0
@@ -316,7 +328,7 @@ import copy
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import run_module
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.entry import run_module
 
 RESTRICTED_NAMESPACE_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -349,6 +361,7 @@ def argument_spec():
         rollback_on_failure=dict(type="bool", default=False),
         create_namespace=dict(type="bool", default=True),
         namespace_labels=dict(type="dict", default=RESTRICTED_NAMESPACE_LABELS),
+        warm_worker=dict(type="bool", default=True),
     )
     return spec
 
@@ -358,6 +371,10 @@ def main():
         argument_spec=argument_spec(),
         required_if=[("state", "present", ("src",))],
         supports_check_mode=True,
+        # The kubernetes package is checked where the run happens (the warm worker or this
+        # process): importing it here would cost every run the time the worker saves.
+        check_k8s=False,
+        check_pyyaml=False,
     )
     run_module(module)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.apiserver import LocalCluster
+from tests.unit.conftest import REPO  # noqa: F401 - puts the collection on sys.path
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +15,7 @@ def cluster() -> Iterator[LocalCluster]:
     """One upstream kube-apiserver 1.34 control plane with kwok nodes per test session."""
     with LocalCluster() as local_cluster:
         yield local_cluster
+    # The module's warm workers would otherwise linger for their idle minute.
+    from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.worker_client import stop_workers
+
+    stop_workers()

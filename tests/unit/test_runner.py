@@ -14,9 +14,10 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset im
     PART_OF_LABEL,
     applyset_id,
 )
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.entry import run_module
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions import ApiError, StackError
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import object_key
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import StackRunner, run_module
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import StackRunner
 
 SET_ID = applyset_id("stack-demo", "dev")
 
@@ -178,6 +179,7 @@ class FakeModule:
             "rollback_on_failure": False,
             "create_namespace": True,
             "namespace_labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+            "warm_worker": False,
         }
         self.params.update(params)
         self.check_mode = check_mode

@@ -11,7 +11,6 @@ template); the comparison catches drift (someone ran ``kubectl edit``).
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 import re
@@ -20,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset import PART_OF_LABEL
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import Manifest
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import Manifest, plain_copy
 
 HASH_ANNOTATION = "orchestrator.k3s/applied-sha256"
 # Which template made a member: prune and delete report it after the template is gone.
@@ -74,7 +73,7 @@ def string_data_as_data(body: dict[str, Any]) -> dict[str, Any]:
     """Secrets with stringData become data: the API stores only data, so compare and apply that."""
     if body.get("kind") != "Secret" or not body.get("stringData"):
         return body
-    body = copy.deepcopy(body)
+    body = plain_copy(body)
     data = body.setdefault("data", {})
     for key, value in body.pop("stringData").items():
         data[key] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
@@ -83,7 +82,7 @@ def string_data_as_data(body: dict[str, Any]) -> dict[str, Any]:
 
 def desired_body(manifest: Manifest, set_id: str) -> dict[str, Any]:
     """The body to apply: normalised, labelled as a member, stamped with its hash."""
-    body = string_data_as_data(copy.deepcopy(manifest.body))
+    body = string_data_as_data(plain_copy(manifest.body))
     metadata = body.setdefault("metadata", {})
     metadata.setdefault("labels", {})[PART_OF_LABEL] = set_id
     annotations = metadata.setdefault("annotations", {})

@@ -10,6 +10,7 @@ failure becomes an ApiError naming the object and the server's reason.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -44,8 +45,22 @@ def concurrently(call: Callable[[T], R], items: Sequence[T]) -> list[tuple[R | N
 
     if len(items) <= 1:
         return [guarded(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_REQUESTS, len(items))) as pool:
-        return list(pool.map(guarded, items))
+    return list(_pool().map(guarded, items))
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool for the life of the process: starting threads for every batch costs more than a round trip.
+
+    Tasks never submit tasks, so runs sharing it (the warm worker's) only queue, never deadlock.
+    """
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS, thread_name_prefix="stack-api"))
+        return _POOL[0]
 
 
 def first_error(outcomes: Sequence[tuple[Any, ApiError | None]]) -> None:

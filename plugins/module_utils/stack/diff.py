@@ -8,8 +8,9 @@ without seeing it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import plain_copy
 
 try:
     import yaml
@@ -24,7 +25,7 @@ _NOISE = ("managedFields", "resourceVersion", "uid", "generation", "creationTime
 def trim(body: dict[str, Any] | None) -> dict[str, Any]:
     if not body:
         return {}
-    trimmed = copy.deepcopy(body)
+    trimmed = plain_copy(body)
     trimmed.pop("status", None)
     metadata = trimmed.get("metadata", {})
     for key in _NOISE:
@@ -34,7 +35,7 @@ def trim(body: dict[str, Any] | None) -> dict[str, Any]:
 
 def mask_secrets(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Copies of both sides with Secret values replaced (only when the object is a Secret)."""
-    before, after = copy.deepcopy(before), copy.deepcopy(after)
+    before, after = plain_copy(before), plain_copy(after)
     if (after or before).get("kind") != "Secret":
         return before, after
     for field in ("data", "stringData"):

@@ -1,9 +1,15 @@
 """The order objects are applied in, and the reverse for deletion.
 
-Dependencies first: a Pod that starts before its Secret, ConfigMap or claim
-exists fails; a NetworkPolicy that denies traffic goes last, once everything
-it allows is in place. Kinds not listed (custom resources) come after the
-known ones, in the order they were rendered.
+Dependencies first: a Pod that starts before its Secret, ConfigMap, claim or
+ServiceAccount exists fails. NetworkPolicies go before the workloads, as Helm
+orders them: a pod never runs without the policy meant for it. Kinds not
+listed (custom resources) come after the known ones, in the order they were
+rendered.
+
+Objects of one tier are applied at once, the tiers one after another: nothing
+in a tier needs another object of the same tier to exist first (a
+RoleBinding may name a Role created in the same moment; an HPA or an Ingress
+may name a workload or Service that appears a moment later).
 """
 
 from __future__ import annotations
@@ -13,40 +19,51 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-APPLY_ORDER = (
-    "Namespace",
-    "ResourceQuota",
-    "LimitRange",
-    "PriorityClass",
-    "ServiceAccount",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "Secret",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Service",
-    "PodDisruptionBudget",
-    "DaemonSet",
-    "Pod",
-    "ReplicaSet",
-    "Deployment",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "HorizontalPodAutoscaler",
-    "IngressClass",
-    "Ingress",
-    "NetworkPolicy",
+APPLY_TIERS = (
+    ("Namespace",),
+    (
+        "ResourceQuota",
+        "LimitRange",
+        "PriorityClass",
+        "NetworkPolicy",
+        "ServiceAccount",
+        "Role",
+        "ClusterRole",
+        "RoleBinding",
+        "ClusterRoleBinding",
+        "Secret",
+        "ConfigMap",
+        "StorageClass",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "Service",
+        "PodDisruptionBudget",
+    ),
+    (
+        "DaemonSet",
+        "Pod",
+        "ReplicaSet",
+        "Deployment",
+        "StatefulSet",
+        "Job",
+        "CronJob",
+        "HorizontalPodAutoscaler",
+        "IngressClass",
+        "Ingress",
+    ),
 )
+APPLY_ORDER = tuple(kind for tier in APPLY_TIERS for kind in tier)
 _RANK = {kind: rank for rank, kind in enumerate(APPLY_ORDER)}
+_TIER = {kind: tier for tier, kinds in enumerate(APPLY_TIERS) for kind in kinds}
 
 
 def kind_rank(kind: str) -> int:
     return _RANK.get(kind, len(APPLY_ORDER))
+
+
+def apply_tier(kind: str) -> int:
+    """Kinds not listed (custom resources) get a tier of their own, after the others."""
+    return _TIER.get(kind, len(APPLY_TIERS))
 
 
 def sort_for_apply(items: Iterable[T], kind_of: Callable[[T], str]) -> list[T]:

@@ -17,7 +17,10 @@ Check mode runs the same steps as server-side dry runs.
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 import time
+from collections.abc import Callable
 from itertools import groupby
 from typing import Any
 
@@ -63,8 +66,8 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest im
     object_key,
 )
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.order import (
+    apply_tier,
     body_kind,
-    kind_rank,
     sort_for_apply,
     sort_for_delete,
 )
@@ -83,6 +86,9 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.waiter impo
 
 COLLECTION_VERSION = "0.1.0"
 PARENT_COMPONENT = "(applyset parent)"
+# kubernetes.core builds a client by loading the kubeconfig into the kubernetes package's
+# process-wide default configuration; the warm worker runs requests on several threads.
+_CLIENT_LOCK = threading.Lock()
 
 
 class StackRunner:
@@ -193,7 +199,8 @@ class StackRunner:
             from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 
             try:
-                client = get_api_client(module=self.module)
+                with _CLIENT_LOCK:
+                    client = get_api_client(module=self.module)
             except Exception as error:  # kubeconfig/auth problems of every shape: the user's input
                 raise StackError(f"cannot build a Kubernetes client: {error}") from None
             self.cluster = Cluster(
@@ -204,20 +211,39 @@ class StackRunner:
     # -- state=present -------------------------------------------------------------
     def present(self, manifests: list[Manifest]) -> dict[str, Any]:
         cluster = self.connect()
-        namespace_exists = self.ensure_namespace(cluster)
-        parent_live = cluster.get("v1", "Secret", self.parent, self.namespace) if namespace_exists else None
+        for manifest in manifests:  # discovery first: a misspelt kind fails before any request
+            cluster.resource(manifest.api_version, manifest.kind)
+        namespace_live, parent_live, live = self.read_state(cluster, manifests)
+        namespace_exists = self.ensure_namespace(cluster, namespace_live)
+        if not namespace_exists:
+            parent_live, live = None, {}
         check_parent(parent_live, self.set_id)
         try:
-            self.converge(cluster, manifests, parent_live, namespace_exists)
+            self.converge(cluster, manifests, parent_live, namespace_exists, live)
         except StackError as error:
             if self.params["rollback_on_failure"] and not self.check_mode:
                 self.rollback(cluster, error, parent_live)
             raise
         return self.result()
 
-    def ensure_namespace(self, cluster: Cluster) -> bool:
+    def read_state(
+        self, cluster: Cluster, manifests: list[Manifest]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[ObjectKey, dict[str, Any]]]:
+        """The namespace, the ApplySet parent and every object of the rendered kinds, in one concurrent round."""
+        kinds = sorted({(m.api_version, m.kind) for m in manifests})
+        reads: list[Callable[[], Any]] = [
+            lambda: cluster.get("v1", "Namespace", self.namespace, None),
+            lambda: cluster.get("v1", "Secret", self.parent, self.namespace),
+            *(lambda kind=kind: cluster.list(kind[0], kind[1], self.namespace) for kind in kinds),
+        ]
+        outcomes = concurrently(lambda read: read(), reads)
+        first_error(outcomes)
+        namespace_live, parent_live = outcomes[0][0], outcomes[1][0]
+        live = {object_key(item): item for items, _error in outcomes[2:] for item in items or []}
+        return namespace_live, parent_live, live
+
+    def ensure_namespace(self, cluster: Cluster, live: dict[str, Any] | None) -> bool:
         """Create or label the namespace; True when it exists on the server (not only in a dry run)."""
-        live = cluster.get("v1", "Namespace", self.namespace, None)
         if not self.params["create_namespace"]:
             if live is None:
                 raise StackError(f"namespace {self.namespace} does not exist and create_namespace is false")
@@ -234,8 +260,14 @@ class StackRunner:
         return live is not None or not self.check_mode
 
     def converge(
-        self, cluster: Cluster, manifests: list[Manifest], parent_live: dict[str, Any] | None, namespace_exists: bool
+        self,
+        cluster: Cluster,
+        manifests: list[Manifest],
+        parent_live: dict[str, Any] | None,
+        namespace_exists: bool,
+        live: dict[ObjectKey, dict[str, Any]] | None = None,
     ) -> None:
+        """Apply, wait, prune; ``live`` holds the rendered kinds' objects when the caller read them already."""
         desired = [(m, desired_body(m, self.set_id)) for m in sort_for_apply(manifests, lambda m: m.kind)]
         bodies = [body for _manifest, body in desired]
         for body in bodies:  # discovery first: a misspelt kind fails before any write
@@ -243,7 +275,12 @@ class StackRunner:
         new_kinds = {group_kind_of(body) for body in bodies}
         parent_annotations = (parent_live or {}).get("metadata", {}).get("annotations") or {}
         old_kinds = parse_group_kinds(parent_annotations.get(GROUP_KINDS_ANNOTATION))
-        live = self.fetch_live(cluster, bodies, old_kinds - new_kinds) if namespace_exists else {}
+        if not namespace_exists:
+            live = {}
+        elif live is None:
+            live = self.fetch_live(cluster, bodies, old_kinds - new_kinds)
+        elif old_kinds - new_kinds:
+            live = {**live, **self.fetch_live(cluster, [], old_kinds - new_kinds)}
         for body in bodies:
             check_adoption(live.get(object_key(body)), self.set_id)
 
@@ -252,7 +289,7 @@ class StackRunner:
         render = encode_render([{"component": m.component, "body": m.body} for m in manifests])
         parent_live = self.apply_parent(cluster, parent_live, new_kinds | old_kinds, previous, namespace_exists)
 
-        for _rank, group in groupby(desired, key=lambda pair: kind_rank(pair[0].kind)):
+        for _tier, group in groupby(desired, key=lambda pair: apply_tier(pair[0].kind)):
             self.apply_group(cluster, list(group), live, namespace_exists)
 
         if self.params["wait"] and not self.check_mode:
@@ -281,7 +318,7 @@ class StackRunner:
         live: dict[ObjectKey, dict[str, Any]],
         namespace_exists: bool,
     ) -> None:
-        """Apply what differs among objects of one kind rank, concurrently; record each outcome."""
+        """Apply what differs among the objects of one tier, concurrently; record each outcome."""
         todo = []
         for manifest, body in group:
             current = live.get(object_key(body))
@@ -443,6 +480,8 @@ class StackRunner:
 def missing_libraries(module: Any) -> str | None:
     from ansible.module_utils.basic import missing_required_lib
 
+    if importlib.util.find_spec("kubernetes") is None:
+        return missing_required_lib("kubernetes")
     if not HAS_RENDER_LIBS:
         return missing_required_lib("Jinja2 and PyYAML", reason=str(RENDER_IMPORT_ERROR))
     if module.params["validate"] and not HAS_SCHEMA_LIBS:
@@ -450,21 +489,18 @@ def missing_libraries(module: Any) -> str | None:
     return None
 
 
-def run_module(module: Any) -> None:
-    """Run the module; every expected failure becomes fail_json with details, never a traceback."""
+def execute(module: Any) -> dict[str, Any]:
+    """Run the module; every expected failure is an outcome with a message and details, never a traceback.
+
+    The outcome is plain data (it crosses the warm worker's socket): ``result`` (the module's
+    return values), ``failure`` (the message, or None on success) and ``warnings``.
+    """
     missing = missing_libraries(module)
     if missing:
-        module.fail_json(msg=missing)
-        return
+        return {"result": {}, "failure": missing, "warnings": []}
     runner = StackRunner(module)
     try:
         result = runner.run()
     except StackError as error:
-        for warning in runner.warnings:
-            module.warn(warning)
-        failed = runner.result(**error.details)
-        module.fail_json(msg=error.message, **failed)
-        return
-    for warning in runner.warnings:
-        module.warn(warning)
-    module.exit_json(**result)
+        return {"result": runner.result(**error.details), "failure": error.message, "warnings": runner.warnings}
+    return {"result": result, "failure": None, "warnings": runner.warnings}
