@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.worker_client import stop_workers
 from tests.support.apiserver import LocalCluster
-from tests.unit.conftest import REPO  # noqa: F401 - puts the collection on sys.path
 
 
 @pytest.fixture(scope="session")
@@ -16,6 +16,4 @@ def cluster() -> Iterator[LocalCluster]:
     with LocalCluster() as local_cluster:
         yield local_cluster
     # The module's warm workers would otherwise linger for their idle minute.
-    from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.worker_client import stop_workers
-
     stop_workers()
