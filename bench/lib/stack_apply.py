@@ -1,7 +1,8 @@
 """bench/apply: first apply and no-op re-apply of both stacks, three ways, on one local kube-apiserver 1.34.
 
 (a) orchestrator.k3s.stack, (b) kubernetes.core.k8s with apply + server_side_apply and
-(c) kubectl apply --server-side, all on the same rendered objects (the module's `dest:`
+(c) kubectl apply --server-side (plain, both stacks in one process; and with one
+ApplySet per stack and --prune, the module's job), all on the same rendered objects (the module's `dest:`
 output), each into its own namespace with its own NodePorts. Nothing waits for
 rollouts, so all three do the same job; the module's no-op with its wait on (what a
 deployment playbook runs) is printed as well.
@@ -52,6 +53,7 @@ TOOLS = {
     "stack": ("bench-stack", {"vote": 30100, "result": 30101, "api-gateway": 30102}),
     "k8s": ("bench-k8s", {"vote": 30200, "result": 30201, "api-gateway": 30202}),
     "kubectl": ("bench-kubectl", {"vote": 30300, "result": 30301, "api-gateway": 30302}),
+    "kubectl-set": ("bench-kubectl-set", {"vote": 30400, "result": 30401, "api-gateway": 30402}),
 }
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -197,6 +199,28 @@ def time_kubectl(cluster: LocalCluster, dest: Path) -> float:
     return time.monotonic() - started
 
 
+def time_kubectl_applysets(cluster: LocalCluster, dest: Path) -> float:
+    """The module's job done with kubectl: per stack one ApplySet (KEP-3659), applied and pruned."""
+    namespace = TOOLS["kubectl-set"][0]
+    started = time.monotonic()
+    for stack in STACK_NAMES:
+        command = [
+            str(KUBECTL),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "apply",
+            "--server-side",
+            "--field-manager=bench-kubectl-set",
+            f"--namespace={namespace}",
+            "--prune",
+            f"--applyset=secret/kubectl-{stack}",
+            "-f",
+            str(dest / f"{stack}.yaml"),
+        ]
+        env = {**os.environ, "KUBECTL_APPLYSET": "true"}
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=300, env=env)
+    return time.monotonic() - started
+
+
 def create_namespaces(cluster: LocalCluster) -> None:
     # All three start from an existing, labelled namespace: only the stacks are timed.
     cluster.apply(
@@ -290,6 +314,12 @@ def main() -> int:
         noop = statistics.median(time_kubectl(cluster, dest) for _run in range(NOOP_RUNS))
         first = first_applies(cluster, "kubectl", lambda: time_kubectl(cluster, dest))
         results["kubectl --server-side"] = {"first": first, "noop": noop}
+
+        dest = render(cluster, workdir, "kubectl-set")
+        time_kubectl_applysets(cluster, dest)
+        noop = statistics.median(time_kubectl_applysets(cluster, dest) for _run in range(NOOP_RUNS))
+        first = first_applies(cluster, "kubectl-set", lambda: time_kubectl_applysets(cluster, dest))
+        results["kubectl, ApplySet+prune"] = {"first": first, "noop": noop}
         load = os.getloadavg()[0]
 
     print(
@@ -311,13 +341,15 @@ def main() -> int:
     print(f"{'orchestrator.k3s.stack, no-op with wait':48}{waited:>10.2f} s")
     print(f"{'  one stack, warm worker not yet running':48}{cold_noop:>10.2f} s   (first stack task of a playbook)")
     print(
-        "module: the module processes (one per stack) run as Ansible runs them, kubectl: one process for both;"
-        " ansible: task durations Ansible records"
+        "module: the module processes (one per stack) run as Ansible runs them; kubectl --server-side: one"
+        " process for both stacks, apply only; kubectl, ApplySet+prune: the module's job (one ApplySet per stack,"
+        " pruned), one process per stack; ansible: task durations Ansible records"
     )
     print(f"kubernetes.core.k8s reports changed=true on a no-op: {results['kubernetes.core.k8s']['noop_changed']}")
 
-    ours, k8s, kubectl = (
-        results[t] for t in ("orchestrator.k3s.stack", "kubernetes.core.k8s", "kubectl --server-side")
+    ours, k8s, kubectl, kubectl_set = (
+        results[t]
+        for t in ("orchestrator.k3s.stack", "kubernetes.core.k8s", "kubectl --server-side", "kubectl, ApplySet+prune")
     )
     verdicts = [
         ("no-op re-apply of both stacks < 1.0 s", ours["noop"] < 1.0, f"{ours['noop']:.2f} s"),
@@ -331,6 +363,11 @@ def main() -> int:
             "first apply not slower than kubectl",
             ours["first"] <= kubectl["first"],
             f"{ours['first'] / kubectl['first']:.2f}x kubectl's time",
+        ),
+        (
+            "  than kubectl doing the same job",
+            ours["first"] <= kubectl_set["first"],
+            f"{ours['first'] / kubectl_set['first']:.2f}x kubectl's time",
         ),
     ]
     print("\ntargets (module processes)")
