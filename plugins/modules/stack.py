@@ -19,9 +19,10 @@ description:
     memory requests and limits on every container; liveness and readiness probes on every container of a
     long-running workload; all objects in O(namespace); no object rendered twice; HPAs scale a workload of the
     stack."
-  - Applies the objects with server-side apply and a fixed field manager in three tiers, the objects of a tier at
-    once (Namespace; quotas, NetworkPolicies, ServiceAccounts and RBAC, Secrets, ConfigMaps, claims and Services;
-    workloads, HPAs and Ingresses), custom resources after them.
+  - Applies the objects in kind order (Namespace, quotas, ServiceAccounts and RBAC, Secrets, ConfigMaps, claims,
+    Services, workloads, HPAs, Ingresses, NetworkPolicies, then custom resources) with server-side apply and a
+    fixed field manager, in tiers whose objects are sent at once (Namespace; what workloads need; workloads and
+    what refers to them).
     C(spec.replicas) is left out of every workload an HPA of the stack scales, so the two never fight.
   - An object whose live state already holds everything the stack sets is not written at all, so a run with
     nothing to do makes one LIST request per kind and reports C(changed=false). Drift made by hand on a field the
@@ -176,7 +177,8 @@ options:
         nothing to do then costs little more than Ansible's own start of a module.
       - One worker serves one combination of collection code, Python interpreter and environment variables, from a
         private socket in C($ORCHESTRATOR_CACHE/stack-worker) (default C(~/.cache/orchestrator-k3s)). It keeps
-        nothing of a request after answering it and exits after 60 seconds without a request.
+        no request data (options, secrets, rendered objects) after answering, only the Kubernetes clients built
+        from the kubeconfig, and exits after 60 seconds without a request.
       - When the worker cannot be started the module runs in its own process, as with V(false).
     type: bool
     default: true

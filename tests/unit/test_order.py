@@ -22,8 +22,6 @@ def bodies(*kinds: str) -> list[dict]:
     ("earlier", "later"),
     [
         ("Namespace", "ResourceQuota"),
-        ("ResourceQuota", "NetworkPolicy"),
-        ("NetworkPolicy", "ServiceAccount"),
         ("ResourceQuota", "ServiceAccount"),
         ("ServiceAccount", "RoleBinding"),
         ("RoleBinding", "Secret"),
@@ -34,7 +32,8 @@ def bodies(*kinds: str) -> list[dict]:
         ("Deployment", "StatefulSet"),
         ("StatefulSet", "HorizontalPodAutoscaler"),
         ("HorizontalPodAutoscaler", "Ingress"),
-        ("Ingress", "IngressRoute"),
+        ("Ingress", "NetworkPolicy"),
+        ("NetworkPolicy", "IngressRoute"),
     ],
 )
 def test_kind_order(earlier: str, later: str) -> None:
@@ -44,16 +43,16 @@ def test_kind_order(earlier: str, later: str) -> None:
 def test_apply_order_is_stable_within_a_kind_and_unknown_kinds_go_last() -> None:
     items = bodies("NetworkPolicy", "Deployment", "Middleware", "Secret", "Deployment", "Namespace")
     ordered = [b["metadata"]["name"] for b in sort_for_apply(items, body_kind)]
-    assert ordered == ["namespace-5", "networkpolicy-0", "secret-3", "deployment-1", "deployment-4", "middleware-2"]
+    assert ordered == ["namespace-5", "secret-3", "deployment-1", "deployment-4", "networkpolicy-0", "middleware-2"]
 
 
 def test_delete_order_is_the_reverse_kind_order() -> None:
     items = bodies("Secret", "Deployment", "NetworkPolicy", "PersistentVolumeClaim")
     assert [b["kind"] for b in sort_for_delete(items, body_kind)] == [
+        "NetworkPolicy",
         "Deployment",
         "PersistentVolumeClaim",
         "Secret",
-        "NetworkPolicy",
     ]
 
 
@@ -61,8 +60,8 @@ def test_delete_order_is_the_reverse_kind_order() -> None:
     ("kinds", "tiers"),
     [
         # what a workload needs, then the workloads with what names them, then custom kinds
-        (("Namespace", "Secret", "NetworkPolicy", "Service"), (0, 1, 1, 1)),
-        (("Deployment", "StatefulSet", "HorizontalPodAutoscaler", "Ingress"), (2, 2, 2, 2)),
+        (("Namespace", "Secret", "ConfigMap", "Service"), (0, 1, 1, 1)),
+        (("Deployment", "StatefulSet", "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy"), (2, 2, 2, 2, 2)),
         (("IngressRoute", "Middleware"), (3, 3)),
     ],
 )

@@ -18,6 +18,7 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.entry impor
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions import ApiError, StackError
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import object_key
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import StackRunner
+from tests.unit.recording_module import RecordingModule
 
 SET_ID = applyset_id("stack-demo", "dev")
 
@@ -156,9 +157,9 @@ class FakeCluster:
             self.store[self.key(body)]["metadata"]["labels"].pop(label, None)
 
 
-class FakeModule:
+class FakeModule(RecordingModule):
     def __init__(self, src: Path, check_mode: bool = False, diff: bool = False, **params: Any) -> None:
-        self.params = {
+        defaults = {
             "name": "demo",
             "namespace": "dev",
             "src": str(src),
@@ -181,21 +182,7 @@ class FakeModule:
             "namespace_labels": {"pod-security.kubernetes.io/enforce": "restricted"},
             "warm_worker": False,
         }
-        self.params.update(params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings: list[str] = []
-        self.exit: dict[str, Any] | None = None
-        self.failure: dict[str, Any] | None = None
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def exit_json(self, **result: Any) -> None:
-        self.exit = result
-
-    def fail_json(self, **result: Any) -> None:
-        self.failure = result
+        super().__init__({**defaults, **params}, check_mode=check_mode, diff=diff)
 
 
 @pytest.fixture

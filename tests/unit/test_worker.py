@@ -34,6 +34,7 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.worker_clie
 )
 from ansible_collections.orchestrator.k3s.plugins.modules.stack import argument_spec
 from tests.unit.conftest import PLACEHOLDER_SECRETS, STACKS, stack_values
+from tests.unit.recording_module import RecordingModule
 
 
 @pytest.fixture
@@ -240,25 +241,6 @@ def test_no_worker_when_the_cache_folder_is_not_private(monkeypatch: pytest.Monk
     (tmp_path / "stack-worker").chmod(0o777)
     monkeypatch.setenv("ORCHESTRATOR_CACHE", str(tmp_path))
     assert run_in_worker(render_params(tmp_path / "out"), check_mode=False, diff=False) is None
-
-
-class RecordingModule:
-    def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
-        self.check_mode = False
-        self._diff = False
-        self.exit: dict[str, Any] | None = None
-        self.failure: dict[str, Any] | None = None
-        self.warnings: list[str] = []
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def exit_json(self, **result: Any) -> None:
-        self.exit = result
-
-    def fail_json(self, **result: Any) -> None:
-        self.failure = result
 
 
 @pytest.mark.parametrize("warm", [True, False])

@@ -1,15 +1,16 @@
 """The order objects are applied in, and the reverse for deletion.
 
 Dependencies first: a Pod that starts before its Secret, ConfigMap, claim or
-ServiceAccount exists fails. NetworkPolicies go before the workloads, as Helm
-orders them: a pod never runs without the policy meant for it. Kinds not
-listed (custom resources) come after the known ones, in the order they were
-rendered.
+ServiceAccount exists fails; what refers to a workload (HPA, Ingress) and the
+NetworkPolicies, which deny what they do not allow, come with or after it.
+Kinds not listed (custom resources) come after the known ones, in the order
+they were rendered.
 
 Objects of one tier are applied at once, the tiers one after another: nothing
 in a tier needs another object of the same tier to exist first (a
 RoleBinding may name a Role created in the same moment; an HPA or an Ingress
-may name a workload or Service that appears a moment later).
+may name a workload that appears a moment later; a NetworkPolicy selects pods
+by label, and a new workload's pods are scheduled well after it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ APPLY_TIERS = (
         "ResourceQuota",
         "LimitRange",
         "PriorityClass",
-        "NetworkPolicy",
         "ServiceAccount",
         "Role",
         "ClusterRole",
@@ -50,6 +50,7 @@ APPLY_TIERS = (
         "HorizontalPodAutoscaler",
         "IngressClass",
         "Ingress",
+        "NetworkPolicy",
     ),
 )
 APPLY_ORDER = tuple(kind for tier in APPLY_TIERS for kind in tier)

@@ -3,11 +3,12 @@
 Order of a run (state=present):
 
 1. render every template and validate every object (no API call yet);
-2. resolve every kind with discovery and LIST the live objects, one call per
-   kind; refuse objects owned by another ApplySet; all before any write;
-3. ensure the namespace (Pod Security labels), widen the parent's kind list
-   to old + new (KEP-3659: an interrupted run then leaks nothing);
-4. apply what differs, in kind order, with server-side apply;
+2. resolve every kind with discovery, then read the namespace, the ApplySet
+   parent and the live objects (one LIST per kind) in one concurrent round;
+3. ensure the namespace (Pod Security labels); refuse objects owned by
+   another ApplySet before any of them is written; widen the parent's kind
+   list to old + new (KEP-3659: an interrupted run then leaks nothing);
+4. apply what differs with server-side apply, tier after tier (order.py);
 5. wait for every workload at once;
 6. prune members the render no longer has (only after 4 and 5 succeeded);
 7. record the kinds and the last good render on the parent.

@@ -11,7 +11,8 @@ per connection from module processes of the same user. kubernetes.core's
 Safety: the socket lives in a private (0700) folder of the user's cache, and
 a peer of another uid is refused where the OS tells it (SO_PEERCRED). The
 worker writes nothing about a request anywhere: params (secrets included)
-live in memory for the request only. It exits after ``idle`` seconds without
+and rendered objects live in memory for the request only; what stays is
+kubernetes.core's clients, built from the kubeconfig. It exits after ``idle`` seconds without
 a request, or as soon as its socket file is removed or replaced.
 
 Wire format, both ways: an 8-byte big-endian length, then that many bytes of
