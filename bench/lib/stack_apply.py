@@ -12,7 +12,7 @@ Ansible executes it: what the module itself costs) and the task duration Ansible
 records (adds the controller's per-task overhead, the same for every module: shown
 with ansible.builtin.ping). kubectl is one process for both stacks. Every tool's "first
 apply" runs into its namespace after the stacks' objects were deleted and their pods
-are gone (median of three). The module runs in its warm worker, as it does by default;
+are gone (median of five). The module runs in its warm worker, as it does by default;
 the no-op of one stack with the worker not yet running is printed too.
 """
 
@@ -45,7 +45,7 @@ from tests.unit.conftest import PLACEHOLDER_SECRETS, STACK_NAMES, STACKS  # noqa
 NOOP_RUNS = 3
 # Each first apply runs into its tool's namespace after the stacks' objects were deleted
 # and their pods are gone, the same way for all three tools; median of these.
-FIRST_RUNS = 3
+FIRST_RUNS = 5
 SETTLE_SECONDS = 60
 BIN = Path(sys.executable).parent
 # Each tool its own namespace and NodePorts (NodePorts are cluster-wide).
