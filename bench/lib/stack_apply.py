@@ -244,6 +244,27 @@ def empty_namespace(cluster: LocalCluster, tool: str) -> None:
     time.sleep(1.0)
 
 
+def settle(cluster: LocalCluster, tool: str) -> None:
+    """Wait until every workload of the tool's namespace is rolled out, so a no-op is timed on a quiet
+    cluster (as a second playbook run finds it), not while the controllers still start the first's pods."""
+    namespace = TOOLS[tool][0]
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        items = json.loads(cluster.kubectl("get", "deployments,statefulsets", "-n", namespace, "-o", "json"))["items"]
+        pending = [
+            i["metadata"]["name"]
+            for i in items
+            if i["status"].get("observedGeneration") != i["metadata"]["generation"]
+            or i["status"].get("readyReplicas", 0) != i["spec"].get("replicas", 1)
+        ]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{namespace}: {', '.join(pending)} not rolled out after {SETTLE_SECONDS} s")
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
 def first_applies(cluster: LocalCluster, tool: str, apply: Callable[[], float]) -> float:
     """Median over FIRST_RUNS of: empty the namespace, let the cluster settle, time `apply`."""
     times = []
@@ -257,6 +278,7 @@ def measure_ansible_tool(
     cluster: LocalCluster, workdir: Path, tool: str, tasks: str, extra: dict[str, Any], check_changed: bool
 ) -> dict[str, float]:
     first_tasks, payloads = run_playbook(workdir, tasks, extra, keep=f"remote-{tool}")
+    settle(cluster, tool)
     reported: list = []
     noop = statistics.median(
         run_payloads(payloads, False if check_changed else None, reported) for _run in range(NOOP_RUNS)
@@ -311,12 +333,14 @@ def main() -> int:
 
         dest = render(cluster, workdir, "kubectl")
         time_kubectl(cluster, dest)
+        settle(cluster, "kubectl")
         noop = statistics.median(time_kubectl(cluster, dest) for _run in range(NOOP_RUNS))
         first = first_applies(cluster, "kubectl", lambda: time_kubectl(cluster, dest))
         results["kubectl --server-side"] = {"first": first, "noop": noop}
 
         dest = render(cluster, workdir, "kubectl-set")
         time_kubectl_applysets(cluster, dest)
+        settle(cluster, "kubectl-set")
         noop = statistics.median(time_kubectl_applysets(cluster, dest) for _run in range(NOOP_RUNS))
         first = first_applies(cluster, "kubectl-set", lambda: time_kubectl_applysets(cluster, dest))
         results["kubectl, ApplySet+prune"] = {"first": first, "noop": noop}
