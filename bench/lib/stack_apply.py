@@ -231,38 +231,39 @@ def create_namespaces(cluster: LocalCluster) -> None:
     )
 
 
+def wait_quiet(what: str, still_busy: Callable[[], list[str]]) -> None:
+    """Poll until still_busy() names nothing, then give the controllers a second more."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while busy := still_busy():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what}: {', '.join(busy)} still busy after {SETTLE_SECONDS} s")
+        time.sleep(0.2)
+    time.sleep(1.0)
+
+
 def empty_namespace(cluster: LocalCluster, tool: str) -> None:
     """Delete the stacks' objects and wait until their pods are gone too, so no tool's first apply
     competes with the garbage collector on these two cores."""
     namespace = TOOLS[tool][0]
     cluster.kubectl("delete", MEMBER_KINDS, "--all", "-n", namespace, "--wait=true")
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while cluster.kubectl("get", "pods", "-n", namespace, "-o", "name").strip():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"pods of {namespace} still there {SETTLE_SECONDS} s after deleting their workloads")
-        time.sleep(0.2)
-    time.sleep(1.0)
+    wait_quiet(namespace, lambda: cluster.kubectl("get", "pods", "-n", namespace, "-o", "name").split())
 
 
 def settle(cluster: LocalCluster, tool: str) -> None:
     """Wait until every workload of the tool's namespace is rolled out, so a no-op is timed on a quiet
     cluster (as a second playbook run finds it), not while the controllers still start the first's pods."""
     namespace = TOOLS[tool][0]
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while True:
+
+    def not_rolled_out() -> list[str]:
         items = json.loads(cluster.kubectl("get", "deployments,statefulsets", "-n", namespace, "-o", "json"))["items"]
-        pending = [
+        return [
             i["metadata"]["name"]
             for i in items
             if i["status"].get("observedGeneration") != i["metadata"]["generation"]
             or i["status"].get("readyReplicas", 0) != i["spec"].get("replicas", 1)
         ]
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{namespace}: {', '.join(pending)} not rolled out after {SETTLE_SECONDS} s")
-        time.sleep(0.2)
-    time.sleep(1.0)
+
+    wait_quiet(namespace, not_rolled_out)
 
 
 def first_applies(cluster: LocalCluster, tool: str, apply: Callable[[], float]) -> float:
@@ -272,6 +273,15 @@ def first_applies(cluster: LocalCluster, tool: str, apply: Callable[[], float]) 
         empty_namespace(cluster, tool)
         times.append(apply())
     return statistics.median(times)
+
+
+def measure_kubectl(cluster: LocalCluster, workdir: Path, tool: str, timed: Callable[..., float]) -> dict[str, float]:
+    """A kubectl way: apply once, then no-ops on the settled cluster, then first applies."""
+    dest = render(cluster, workdir, tool)
+    timed(cluster, dest)
+    settle(cluster, tool)
+    noop = statistics.median(timed(cluster, dest) for _run in range(NOOP_RUNS))
+    return {"noop": noop, "first": first_applies(cluster, tool, lambda: timed(cluster, dest))}
 
 
 def measure_ansible_tool(
@@ -331,19 +341,8 @@ def main() -> int:
         )
         results["kubernetes.core.k8s"] = measure_ansible_tool(cluster, workdir, "k8s", k8s_tasks, {}, False)
 
-        dest = render(cluster, workdir, "kubectl")
-        time_kubectl(cluster, dest)
-        settle(cluster, "kubectl")
-        noop = statistics.median(time_kubectl(cluster, dest) for _run in range(NOOP_RUNS))
-        first = first_applies(cluster, "kubectl", lambda: time_kubectl(cluster, dest))
-        results["kubectl --server-side"] = {"first": first, "noop": noop}
-
-        dest = render(cluster, workdir, "kubectl-set")
-        time_kubectl_applysets(cluster, dest)
-        settle(cluster, "kubectl-set")
-        noop = statistics.median(time_kubectl_applysets(cluster, dest) for _run in range(NOOP_RUNS))
-        first = first_applies(cluster, "kubectl-set", lambda: time_kubectl_applysets(cluster, dest))
-        results["kubectl, ApplySet+prune"] = {"first": first, "noop": noop}
+        results["kubectl --server-side"] = measure_kubectl(cluster, workdir, "kubectl", time_kubectl)
+        results["kubectl, ApplySet+prune"] = measure_kubectl(cluster, workdir, "kubectl-set", time_kubectl_applysets)
         load = os.getloadavg()[0]
 
     print(

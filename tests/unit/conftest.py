@@ -1,18 +1,14 @@
-"""Unit-test fixtures: the collection on sys.path, and the real stack values resolved as Ansible does."""
+"""Unit-test fixtures: the real stack values as Ansible resolves them (sys.path: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-# .collections/ansible_collections/orchestrator/k3s -> the repo root: makes
-# ansible_collections.orchestrator.k3s importable, as Ansible itself finds it.
-sys.path.insert(0, str(REPO / ".collections"))
 
 STACKS = REPO / "stacks"
 STACK_NAMES = ("vote", "crud")

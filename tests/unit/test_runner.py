@@ -106,6 +106,7 @@ class FakeCluster:
         return SimpleNamespace(group_version=f"{group}/v1" if group else "v1")
 
     def list(self, api_version: str, kind: str, namespace: str | None, label_selector: str | None = None) -> list:
+        self.resource(api_version, kind)  # as the real one: discovery first
         self.reads += 1
         group = api_version.rpartition("/")[0]
         wanted = dict([label_selector.split("=", 1)]) if label_selector else {}
@@ -118,6 +119,7 @@ class FakeCluster:
         ]
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        self.resource(api_version, kind)
         self.reads += 1
         found = self.find(kind, name, namespace or "")
         return copy.deepcopy(found) if found else None
@@ -365,17 +367,16 @@ def test_an_unknown_kind_fails_before_any_member_is_written(stack: Path) -> None
     assert [w for w in cluster.writes if w[1] != "Namespace"] == []
 
 
+def run_with_a_bad_image(stack: Path, cluster: FakeCluster, **params: Any) -> dict:
+    """A run whose workloads never become ready (the fake keeps :does-not-exist images at 0 ready)."""
+    return run(stack, cluster, values={"greeting": "hello", "tag": "does-not-exist"}, wait_timeout=0, **params)
+
+
 def test_a_workload_that_does_not_become_ready_fails_and_nothing_is_pruned(stack: Path) -> None:
     cluster = FakeCluster()
     run(stack, cluster)
     with pytest.raises(StackError) as error:
-        run(
-            stack,
-            cluster,
-            components=["web", "db"],
-            values={"greeting": "hello", "tag": "does-not-exist"},
-            wait_timeout=0,
-        )
+        run_with_a_bad_image(stack, cluster, components=["web", "db"])
     assert "Deployment dev/web: 0/2 replicas updated" in error.value.message
     assert error.value.details["object"] == {"kind": "Deployment", "name": "web", "namespace": "dev"}
     assert cluster.find("ConfigMap", "extra") is not None
@@ -385,13 +386,7 @@ def test_rollback_restores_the_last_good_render(stack: Path) -> None:
     cluster = FakeCluster()
     run(stack, cluster)
     with pytest.raises(StackError) as error:
-        run(
-            stack,
-            cluster,
-            values={"greeting": "hello", "tag": "does-not-exist"},
-            wait_timeout=0,
-            rollback_on_failure=True,
-        )
+        run_with_a_bad_image(stack, cluster, rollback_on_failure=True)
     assert error.value.message.endswith("rolled back to the last good render")
     assert error.value.details["rolled_back"] is True
     image = cluster.find("Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -402,13 +397,7 @@ def test_rollback_restores_the_last_good_render(stack: Path) -> None:
 def test_rollback_without_an_earlier_render_says_so(stack: Path) -> None:
     cluster = FakeCluster()
     with pytest.raises(StackError, match="no earlier good render to roll back to"):
-        run(
-            stack,
-            cluster,
-            values={"greeting": "hello", "tag": "does-not-exist"},
-            wait_timeout=0,
-            rollback_on_failure=True,
-        )
+        run_with_a_bad_image(stack, cluster, rollback_on_failure=True)
 
 
 def test_state_absent_deletes_members_and_parent_and_keeps_the_namespace_and_claims(stack: Path) -> None:

@@ -112,8 +112,15 @@ class Cluster:
         self.force_conflicts = force_conflicts
         self.dry_run = dry_run
         self._resources: dict[tuple[str, str], Any] = {}
+        # Lists run on several threads and each resolves its kind: discovery, and
+        # kubernetes.core's discovery cache behind it, see one caller at a time.
+        self._resources_lock = threading.Lock()
 
     def resource(self, api_version: str, kind: str) -> Any:
+        with self._resources_lock:
+            return self._resolve(api_version, kind)
+
+    def _resolve(self, api_version: str, kind: str) -> Any:
         key = (api_version, kind)
         if key not in self._resources:
             try:

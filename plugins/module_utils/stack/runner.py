@@ -3,8 +3,8 @@
 Order of a run (state=present):
 
 1. render every template and validate every object (no API call yet);
-2. resolve every kind with discovery, then read the namespace, the ApplySet
-   parent and the live objects (one LIST per kind) in one concurrent round;
+2. read the namespace, the ApplySet parent and the live objects (one LIST
+   per kind, which resolves the kind by discovery) in one concurrent round;
 3. ensure the namespace (Pod Security labels); refuse objects owned by
    another ApplySet before any of them is written; widen the parent's kind
    list to old + new (KEP-3659: an interrupted run then leaks nothing);
@@ -212,8 +212,7 @@ class StackRunner:
     # -- state=present -------------------------------------------------------------
     def present(self, manifests: list[Manifest]) -> dict[str, Any]:
         cluster = self.connect()
-        for manifest in manifests:  # discovery first: a misspelt kind fails before any request
-            cluster.resource(manifest.api_version, manifest.kind)
+        # A misspelt kind fails in this first round of reads (discovery), before any write.
         namespace_live, parent_live, live = self.read_state(cluster, manifests)
         namespace_exists = self.ensure_namespace(cluster, namespace_live)
         if not namespace_exists:
@@ -271,8 +270,6 @@ class StackRunner:
         """Apply, wait, prune; ``live`` holds the rendered kinds' objects when the caller read them already."""
         desired = [(m, desired_body(m, self.set_id)) for m in sort_for_apply(manifests, lambda m: m.kind)]
         bodies = [body for _manifest, body in desired]
-        for body in bodies:  # discovery first: a misspelt kind fails before any write
-            cluster.resource(body["apiVersion"], body["kind"])
         new_kinds = {group_kind_of(body) for body in bodies}
         parent_annotations = (parent_live or {}).get("metadata", {}).get("annotations") or {}
         old_kinds = parse_group_kinds(parent_annotations.get(GROUP_KINDS_ANNOTATION))
