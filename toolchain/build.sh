@@ -17,7 +17,7 @@ K8S_VERSION="v1.34.2"
 TOOLCHAIN="${ORCHESTRATOR_ROOT}/toolchain"
 OUT="${ORCHESTRATOR_CACHE}/bin"
 STAMP="${OUT}/.toolchain-stamp"
-PROGRAMS=(kube-apiserver kube-controller-manager kube-scheduler kine kwok)
+PROGRAMS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kube-proxy kubectl kine kwok)
 
 export GOMODCACHE="${ORCHESTRATOR_CACHE}/go/mod"
 export GOCACHE="${ORCHESTRATOR_CACHE}/go/build"
@@ -44,10 +44,11 @@ for kv in "gitVersion=${K8S_VERSION}" "gitMajor=1" "gitMinor=34" "gitTreeState=c
   version_ldflags+=" -X k8s.io/component-base/version.${kv}"
 done
 
-log toolchain "building kube-apiserver, kube-controller-manager, kube-scheduler ${K8S_VERSION}"
+log toolchain "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kube-proxy, kubectl ${K8S_VERSION}"
 (cd "${TOOLCHAIN}/kubernetes" && CGO_ENABLED=0 go build -trimpath -ldflags "${version_ldflags}" -o "${OUT}/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler)
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm \
+  k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl)
 log toolchain "building kine (sqlite, cgo)"
 (cd "${TOOLCHAIN}/kine" && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o "${OUT}/kine" github.com/k3s-io/kine)
 log toolchain "building kwok"
