@@ -21,6 +21,9 @@ APT_PACKAGES=(
   chromium chromium-driver
   python3-venv git rsync openssl gcc libsqlite3-dev pkg-config
   wrk curl ca-certificates vagrant openssh-client
+  # Vagrant's libvirt provider, so `vagrant validate` checks the libvirt block
+  # (tests/e2e/test_vagrantfile.py); no VM runs here.
+  vagrant-libvirt
 )
 
 # Node.js: any install that provides node and npm will do (Debian's, or the
