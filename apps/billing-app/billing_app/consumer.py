@@ -11,7 +11,15 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 from pika.spec import Basic, BasicProperties
 
-from billing_app.orders import DatabaseUnavailableError, InvalidMessageError, Order, OrderStore, parse_order
+from billing_app.orders import (
+    DatabaseUnavailableError,
+    InvalidMessageError,
+    Order,
+    OrderRefusedError,
+    OrderStore,
+    message_id_of,
+    parse_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +38,9 @@ class ConsumerState:
     rabbitmq_connected: bool = False
     last_loop: float = field(default_factory=time.monotonic)
     stored_orders: int = 0
+    # Messages in the dead-letter queue: its depth when we connected, plus
+    # what this process moved there since (-1 until first connected).
+    dead_letters: int = -1
 
 
 class Backoff:
@@ -88,7 +99,10 @@ class BillingConsumer:
         self._connection = pika.BlockingConnection(self._parameters)
         channel = self._connection.channel()
         channel.queue_declare(queue=self.queue, durable=True)
-        channel.queue_declare(queue=self.invalid_queue, durable=True)
+        parked = channel.queue_declare(queue=self.invalid_queue, durable=True)
+        self.state.dead_letters = parked.method.message_count
+        if self.state.dead_letters:
+            log.warning("%d messages wait in %s", self.state.dead_letters, self.invalid_queue)
         channel.confirm_delivery()
         # RabbitMQ sends no more than one batch ahead of what is acknowledged.
         channel.basic_qos(prefetch_count=self._batch_size)
@@ -134,14 +148,15 @@ class BillingConsumer:
         batch = self._in_hand[: self._batch_size]
         if not batch:
             return 0
-        orders: list[tuple[str | None, Order]] = []
+        orders: list[tuple[Delivery, str, Order]] = []
         invalid: list[tuple[Delivery, str]] = []
         for delivery in batch:
             try:
-                orders.append((delivery.properties.message_id, parse_order(delivery.body)))
+                orders.append((delivery, message_id_of(delivery.properties.message_id), parse_order(delivery.body)))
             except InvalidMessageError as exc:
                 invalid.append((delivery, str(exc)))
-        stored = self._store.save(orders)
+        stored, refused = self._save(orders)
+        invalid += refused
         self.state.stored_orders += stored
         if stored < len(orders):
             log.info("%d redelivered orders were already stored; acknowledging them", len(orders) - stored)
@@ -152,19 +167,45 @@ class BillingConsumer:
         del self._in_hand[: len(batch)]
         return len(batch)
 
+    def _save(self, orders: list[tuple[Delivery, str, Order]]) -> tuple[int, list[tuple[Delivery, str]]]:
+        """Store the batch; if billing-db refuses its data, store it order by order.
+
+        Returns how many rows are new, and the orders billing-db refused (for
+        the dead-letter queue).  Only an outage (DatabaseUnavailableError)
+        propagates: the batch is then kept in hand and retried.
+        """
+        try:
+            return self._store.save([(message_id, order) for _, message_id, order in orders]), []
+        except OrderRefusedError as exc:
+            log.warning("billing-db refused a batch of %d orders (%s); storing them one by one", len(orders), exc)
+        stored, refused = 0, []
+        for delivery, message_id, order in orders:
+            try:
+                stored += self._store.save([(message_id, order)])
+            except OrderRefusedError as exc:
+                refused.append((delivery, f"refused by billing-db: {exc}"))
+        return stored, refused
+
     def _move_to_invalid_queue(self, channel: BlockingChannel, delivery: Delivery, reason: str) -> None:
-        log.warning("moving message %s to %s: %s", delivery.properties.message_id, self.invalid_queue, reason)
+        message_id = delivery.properties.message_id
+        log.warning("moving message %.100r to %s: %s", message_id, self.invalid_queue, reason)
         channel.basic_publish(
             exchange="",
             routing_key=self.invalid_queue,
             body=delivery.body,
             properties=pika.BasicProperties(
                 delivery_mode=pika.DeliveryMode.Persistent,
-                message_id=delivery.properties.message_id,
+                message_id=message_id if isinstance(message_id, str) else None,
                 content_type=delivery.properties.content_type,
-                headers={**(delivery.properties.headers or {}), "x-invalid-reason": reason},
+                headers={
+                    **(delivery.properties.headers or {}),
+                    "x-invalid-reason": reason,
+                    # A message id that is not UTF-8 reaches us as bytes: kept here as it came.
+                    **({"x-message-id-bytes": message_id} if isinstance(message_id, bytes) else {}),
+                },
             ),
         )
+        self.state.dead_letters += 1
 
     def _pause(self, seconds: float, stop: threading.Event) -> None:
         """Sleep while answering RabbitMQ's heartbeats, waking early on stop."""

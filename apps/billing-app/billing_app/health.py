@@ -2,7 +2,8 @@
 
 /livez: the consumer loop turned recently (it turns at least every few
 seconds, backoff included), so a wedged process gets restarted.
-/healthz: RabbitMQ is connected and billing-db answers now.
+/healthz: RabbitMQ is connected and billing-db answers now; the body also
+counts the messages waiting in the dead-letter queue (<queue>.invalid).
 """
 
 import json
@@ -48,7 +49,10 @@ class _HealthHandler(BaseHTTPRequestHandler):
     def _reply(self, healthy: bool, checks: dict[str, str]) -> None:
         body: dict[str, object] = {"status": "ok" if healthy else "unavailable", "version": self.server.version}
         if checks:
-            body.update(checks=checks, stored_orders=self.server.state.stored_orders)
+            state = self.server.state
+            # Dead letters do not make billing-app unready (nothing a restart
+            # would fix); the count tells an operator there is something to read.
+            body.update(checks=checks, stored_orders=state.stored_orders, dead_letters=state.dead_letters)
         data = json.dumps(body).encode()
         self.send_response(HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE)
         self.send_header("Content-Type", "application/json")

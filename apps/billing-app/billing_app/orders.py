@@ -41,12 +41,8 @@ _INSERT_ONCE = """
     INSERT INTO orders (user_id, number_of_items, total_amount)
     SELECT %(user_id)s, %(number_of_items)s, %(total_amount)s FROM claimed
 """
-# A message with no id (published by hand, not by api-gateway) cannot be
-# recognised when redelivered; it is stored as it comes.
-_INSERT = """
-    INSERT INTO orders (user_id, number_of_items, total_amount)
-    VALUES (%(user_id)s, %(number_of_items)s, %(total_amount)s)
-"""
+# The longest message id accepted (api-gateway's Idempotency-Key limit too).
+MAX_MESSAGE_ID_LENGTH = 255
 
 
 class InvalidMessageError(ValueError):
@@ -55,6 +51,31 @@ class InvalidMessageError(ValueError):
 
 class DatabaseUnavailableError(RuntimeError):
     """billing-db cannot be reached now; the orders in hand must be kept and retried."""
+
+
+class OrderRefusedError(RuntimeError):
+    """billing-db answered and refused the data: retrying the same orders cannot help."""
+
+
+def message_id_of(raw: object) -> str:
+    """The message's id as the dedup key, or InvalidMessageError.
+
+    Without an id a redelivered message cannot be recognised, so it would be
+    stored twice; an id Postgres cannot hold (NUL, bytes that are not UTF-8:
+    pika hands those over as bytes) would fail every retry of its batch.
+    """
+    if raw is None or raw == "":
+        raise InvalidMessageError("no message_id: a redelivery could not be recognised")
+    if not isinstance(raw, str):
+        raise InvalidMessageError("message_id is not UTF-8 text")
+    if "\x00" in raw or len(raw) > MAX_MESSAGE_ID_LENGTH:
+        raise InvalidMessageError(f"message_id holds NUL or is longer than {MAX_MESSAGE_ID_LENGTH} characters")
+    return raw
+
+
+def is_connection_error(exc: psycopg.Error) -> bool:
+    """An outage of the server or the link, as opposed to the data being refused."""
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 @dataclass(frozen=True)
@@ -108,11 +129,13 @@ class OrderStore:
         self._connection = connection
         return connection
 
-    def save(self, orders: Sequence[tuple[str | None, Order]]) -> int:
+    def save(self, orders: Sequence[tuple[str, Order]]) -> int:
         """Store (message_id, order) pairs in one transaction; return how many rows are new.
 
-        Orders whose message id is already stored are skipped.  Raises
-        DatabaseUnavailableError, with nothing stored, if the database fails.
+        Orders whose message id is already stored are skipped.  Nothing is
+        stored if an error is raised: DatabaseUnavailableError when the
+        database cannot be reached (keep the orders, retry), OrderRefusedError
+        when it refuses the data (retrying the same batch cannot help).
         """
         if not orders:
             return 0
@@ -122,15 +145,14 @@ class OrderStore:
             with connection.transaction(), connection.cursor() as cursor:
                 stored = 0
                 for row in rows:
-                    cursor.execute(_INSERT_ONCE if row["message_id"] is not None else _INSERT, row)
+                    cursor.execute(_INSERT_ONCE, row)
                     stored += cursor.rowcount
                 return stored
         except psycopg.Error as exc:
-            # Any database error is treated as passing: parse_order already
-            # refused what the table cannot hold, so holding the orders and
-            # retrying is safe, and dropping them never is.
-            self.close()
-            raise DatabaseUnavailableError(_first_line(exc)) from exc
+            if is_connection_error(exc):
+                self.close()
+                raise DatabaseUnavailableError(_first_line(exc)) from exc
+            raise OrderRefusedError(_first_line(exc)) from exc
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

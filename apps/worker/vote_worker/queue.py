@@ -18,6 +18,10 @@ QUEUE_KEY = "votes"
 PROCESSING_PREFIX = "votes:processing:"
 HEARTBEAT_PREFIX = "votes:worker:"
 SEQ_KEY = "votes:seq"
+# Items no retry can write (not a vote, or a vote Postgres refuses), for an
+# operator to read: LRANGE votes:dead 0 -1.  Each is the claimed item as it
+# was, "<seq> <json>".
+DEAD_LETTER_KEY = "votes:dead"
 
 # The sequence is the larger of Redis's clock in microseconds and the last one
 # handed out plus one: monotonic while Redis runs, and still ahead of every
@@ -47,13 +51,15 @@ return tagged
 
 # Removes exactly the batch that was committed, and nothing if the list has
 # changed meanwhile (another worker recovered it and its owner moved on).
-# Sequence numbers are unique, so the first item identifies the batch.
+# Sequence numbers are unique, so the first item identifies the batch.  The
+# batch's rejected items (ARGV[3..]) move to the dead-letter list in the same
+# step, so a kill cannot drop them nor list them twice.  Returns the length
+# of the dead-letter list, or -1 when nothing was acknowledged.
 _ACK_SCRIPT = """
-if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then
-  redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
-  return 1
-end
-return 0
+if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[1] then return -1 end
+for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[2]), -1)
+return redis.call('LLEN', KEYS[2])
 """
 
 
@@ -85,11 +91,18 @@ class VoteQueue:
         """
         return self.client.blmove(QUEUE_KEY, QUEUE_KEY, timeout, "LEFT", "LEFT") is not None
 
-    def ack(self, items: list[str], key: str | None = None) -> bool:
-        """Drop a committed batch from its processing list."""
+    def ack(self, items: list[str], key: str | None = None, rejected: list[str] | None = None) -> int:
+        """Drop a committed batch from its processing list, its rejected items into the dead-letter list.
+
+        Returns the dead-letter list's length, or -1 if the batch was no longer there.
+        """
         if not items:
-            return True
-        return bool(self._ack(keys=[key or self.processing_key], args=[items[0], len(items)]))
+            return self.dead_letter_count()
+        keys = [key or self.processing_key, DEAD_LETTER_KEY]
+        return int(self._ack(keys=keys, args=[items[0], len(items), *(rejected or [])]))
+
+    def dead_letter_count(self) -> int:
+        return int(self.client.llen(DEAD_LETTER_KEY))
 
     def heartbeat(self, ttl: int) -> None:
         self.client.set(HEARTBEAT_PREFIX + self.worker_id, "1", ex=ttl)

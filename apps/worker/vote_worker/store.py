@@ -35,6 +35,11 @@ WHERE votes.seq < EXCLUDED.seq
 """
 
 
+def is_connection_error(exc: psycopg.Error) -> bool:
+    """An error of the server or the link (retry the batch), not of the data (never retry)."""
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
 class VoteStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -13,9 +14,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from .config import Settings
-from .queue import VoteQueue
-from .store import VoteStore
-from .votes import latest_per_voter
+from .queue import DEAD_LETTER_KEY, VoteQueue
+from .store import VoteStore, is_connection_error
+from .votes import Vote, sort_batch
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class Worker:
         self.store = store
         self._heartbeat_due = 0.0
         self._orphan_scan_due = 0.0
+        # Length of the dead-letter list as last seen; -1 until Redis answered.
+        self.dead_letters = -1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Worker:
@@ -55,6 +58,10 @@ class Worker:
             socket_connect_timeout=5,
             # Longer than the blocking wait, so a quiet queue is not an error.
             socket_timeout=settings.block_timeout + 5,
+            # Bytes that are not UTF-8 come back as lone surrogates (and go
+            # back as the same bytes), so such an item is dead-lettered
+            # instead of failing every read of the list.
+            encoding_errors="surrogateescape",
             health_check_interval=30,
             # One immediate retry for a broken pooled connection; longer
             # outages are the loop's Backoff's business, not redis-py's.
@@ -62,9 +69,37 @@ class Worker:
         )
         return cls(settings, VoteQueue(client, settings.worker_id), VoteStore(settings))
 
+    def _write(self, votes: list[Vote]) -> list[str]:
+        """Commit votes; return the items of those Postgres refuses (not its outages).
+
+        One statement for the batch; if the data is refused, one per vote, so
+        that a single bad vote costs its own row and nothing else.  A
+        connection error propagates: the batch stays claimed and is retried.
+        """
+        try:
+            self.store.upsert(votes)
+            return []
+        except psycopg.Error as exc:
+            if is_connection_error(exc):
+                raise
+            log.warning("postgres refused a batch of %d votes (%s); writing them one by one", len(votes), exc)
+        refused = []
+        for vote in votes:
+            try:
+                self.store.upsert([vote])
+            except psycopg.Error as exc:
+                if is_connection_error(exc):
+                    raise
+                log.warning("dead-lettering vote postgres refuses (%s): %.200r", exc, vote.item)
+                refused.append(vote.item)
+        return refused
+
     def _commit(self, items: list[str], key: str | None = None) -> int:
-        self.store.upsert(latest_per_voter(items))
-        self.queue.ack(items, key)
+        batch = sort_batch(items)
+        rejected = batch.rejected + self._write(batch.votes)
+        dead = self.queue.ack(items, key, rejected)
+        if dead >= 0:
+            self.dead_letters = dead
         return len(items)
 
     def process_batch(self) -> int:
@@ -105,12 +140,20 @@ class Worker:
             self._orphan_scan_due = now + self.settings.heartbeat_ttl
 
     def _mark_alive(self) -> None:
-        Path(self.settings.health_file).touch()
+        # The health check reads this: the loop's pulse (mtime) and what an
+        # operator should know (dead letters), like a /healthz body.
+        Path(self.settings.health_file).write_text(json.dumps({"dead_letters": self.dead_letters}))
 
     def run(self, stop: threading.Event) -> None:
         """Loop until stop is set; a server outage only delays, never drops, a vote."""
         backoff = Backoff()
         log.info("worker %s started", self.settings.worker_id)
+        try:
+            self.dead_letters = self.queue.dead_letter_count()
+            if self.dead_letters:
+                log.warning("%d items wait in the dead-letter list %s", self.dead_letters, DEAD_LETTER_KEY)
+        except redis.RedisError:
+            pass  # the loop below reports Redis being down
         while not stop.is_set():
             try:
                 self._housekeeping()

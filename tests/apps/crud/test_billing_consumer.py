@@ -99,12 +99,60 @@ def test_a_redelivered_message_does_not_create_a_second_row(
     assert waiting(rabbitmq_channel, consumer.queue) == 0
 
 
-def test_a_message_without_id_is_stored_as_it_comes(
-    consumer: BillingConsumer, orders_db: OrdersDatabase, rabbitmq_channel: BlockingChannel
+def settle(consumer: BillingConsumer, count: int) -> None:
+    settled = 0
+    for _attempt in range(5):
+        settled += consumer.consume_once(wait=2)
+        if settled >= count:
+            break
+    assert settled == count
+
+
+def parked_messages(channel: BlockingChannel, queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
+    parked = []
+    while True:
+        method, properties, body = channel.basic_get(queue, auto_ack=True)
+        if method is None:
+            return parked
+        parked.append((properties, body))
+
+
+# Message ids a redelivery could not be recognised by, or billing-db cannot hold.
+BAD_MESSAGE_IDS = {"no id": None, "NUL in the id": "id\x00nul", "not UTF-8": b"\xff\xfe-id"}
+
+
+@pytest.mark.parametrize("message_id", BAD_MESSAGE_IDS.values(), ids=BAD_MESSAGE_IDS.keys())
+def test_a_message_whose_id_cannot_dedup_goes_to_the_dead_letter_queue(
+    consumer: BillingConsumer, orders_db: OrdersDatabase, rabbitmq_channel: BlockingChannel, message_id: object
 ) -> None:
-    publish(rabbitmq_channel, consumer.queue, order(7))
-    assert consumer.consume_once(wait=5) == 1
-    assert orders_db.orders() == [(7, 2, 19.99)]
+    publish(rabbitmq_channel, consumer.queue, order(7), message_id)  # type: ignore[arg-type]
+    publish(rabbitmq_channel, consumer.queue, order(8), "good-8")
+    settle(consumer, 2)
+    assert orders_db.orders() == [(8, 2, 19.99)]
+    [(properties, body)] = parked_messages(rabbitmq_channel, consumer.invalid_queue)
+    assert json.loads(body) == order(7)
+    assert "message_id" in properties.headers["x-invalid-reason"]
+    assert consumer.state.dead_letters == 1
+    consumer.close()
+    assert waiting(rabbitmq_channel, consumer.queue) == 0
+
+
+def test_an_order_billing_db_refuses_is_dead_lettered_alone_not_retried_forever(
+    consumer: BillingConsumer, orders_db: OrdersDatabase, rabbitmq_channel: BlockingChannel, billing_db: PostgresServer
+) -> None:
+    publish(rabbitmq_channel, consumer.queue, order(1), "m-1")
+    settle(consumer, 1)  # the tables exist
+    # A rule of this database billing-app cannot know in advance.
+    billing_db.psql("ALTER TABLE orders ADD CONSTRAINT no_666 CHECK (user_id <> 666)")
+    for user_id in (2, 666, 3):
+        publish(rabbitmq_channel, consumer.queue, order(user_id), f"m-{user_id}")
+    settle(consumer, 3)
+    assert sorted(row[0] for row in orders_db.orders()) == [1, 2, 3]
+    [(properties, _body)] = parked_messages(rabbitmq_channel, consumer.invalid_queue)
+    assert properties.message_id == "m-666"
+    assert "refused by billing-db" in properties.headers["x-invalid-reason"]
+    consumer.close()
+    assert waiting(rabbitmq_channel, consumer.queue) == 0
 
 
 INVALID_MESSAGES = {

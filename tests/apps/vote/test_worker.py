@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +14,11 @@ import pytest
 import redis
 from vote_app.queue import VoteQueue as FrontDoorQueue
 from vote_worker.config import Settings
-from vote_worker.queue import PROCESSING_PREFIX
+from vote_worker.queue import DEAD_LETTER_KEY, PROCESSING_PREFIX
 from vote_worker.worker import Worker
 
 from tests.apps.vote.checks import table_votes
+from tests.apps.vote.processes import WORKER_DIR, service_env, worker_service
 from tests.support.servers import PostgresServer, RedisServer
 
 
@@ -125,12 +128,70 @@ def test_a_blocked_worker_wakes_up_as_soon_as_a_vote_arrives(make_worker, front_
     assert table_votes(pg) == {"v1": "a"}
 
 
-def test_malformed_queue_items_are_dropped_and_the_rest_committed(make_worker, front_door, redis_client, pg) -> None:
-    redis_client.rpush("votes", "not json", '{"voter_id": "x"}', '{"voter_id": "v9", "vote": "z"}')
+POISON = [
+    "not json",
+    '{"voter_id": "x"}',
+    '{"voter_id": "v9", "vote": "z"}',
+    '{"voter_id": "v8", "vote": ["a"]}',
+    '{"voter_id": "v7", "vote": {"a": 1}}',
+    '{"voter_id": "nul\\u0000id", "vote": "a"}',
+    '{"voter_id": "lone\\ud800surrogate", "vote": "b"}',
+]
+
+
+def test_poison_items_go_to_the_dead_letter_list_and_the_rest_is_committed(
+    make_worker, front_door, redis_client, pg
+) -> None:
+    redis_client.rpush("votes", *POISON)
+    redis_client.rpush("votes", b"\xff\xfe not utf-8")
     front_door.push("v1", "b")
-    assert make_worker().process_batch() == 4
+    worker = make_worker()
+    assert worker.process_batch() == len(POISON) + 2
     assert table_votes(pg) == {"v1": "b"}
     assert redis_client.llen(PROCESSING_PREFIX + "test-worker") == 0
+    dead = redis.Redis(port=redis_client.connection_pool.connection_kwargs["port"]).lrange(DEAD_LETTER_KEY, 0, -1)
+    # Each item as claimed ("<seq> <item>"), byte for byte, in queue order.
+    assert [item.split(b" ", 1)[1] for item in dead] == [p.encode() for p in POISON] + [b"\xff\xfe not utf-8"]
+    assert worker.dead_letters == len(POISON) + 1
+    # The queue flows on: the next vote is committed at once.
+    front_door.push("v2", "a")
+    assert worker.process_batch() == 1
+    assert table_votes(pg) == {"v1": "b", "v2": "a"}
+
+
+def test_a_vote_postgres_refuses_is_dead_lettered_alone(make_worker, front_door, redis_client, pg) -> None:
+    worker = make_worker()
+    front_door.push("v0", "a")
+    worker.process_batch()  # the table exists
+    # A rule of this database the worker cannot know in advance.
+    pg.execute("ALTER TABLE votes ADD CONSTRAINT no_mallory CHECK (id <> 'mallory')")
+    for voter in ("v1", "mallory", "v2"):
+        front_door.push(voter, "a")
+    assert worker.process_batch() == 3
+    assert table_votes(pg) == {"v0": "a", "v1": "a", "v2": "a"}
+    assert [item.split(" ", 1)[1] for item in redis_client.lrange(DEAD_LETTER_KEY, 0, -1)] == [
+        '{"voter_id": "mallory", "vote": "a"}'
+    ]
+
+
+def test_the_worker_process_survives_poison_and_reports_dead_letters_in_its_health_check(
+    redis_server, postgres_server, redis_client, pg, front_door, tmp_path
+) -> None:
+    health_file = tmp_path / "alive"
+    env = service_env(redis_server, postgres_server, WORKER_HEALTH_FILE=str(health_file), WORKER_ID="poisoned")
+    redis_client.rpush("votes", *POISON)
+    front_door.push("v1", "a")
+    with worker_service(env, log=tmp_path / "worker.log") as proc:
+        wait_for(lambda: table_votes(pg) == {"v1": "a"})
+        front_door.push("v2", "b")
+        wait_for(lambda: table_votes(pg) == {"v1": "a", "v2": "b"})
+        assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+        check = subprocess.run(
+            [sys.executable, "-m", "vote_worker.healthcheck"], cwd=WORKER_DIR, env=env, capture_output=True, text=True
+        )
+    assert check.returncode == 0
+    assert f"dead-lettered votes: {len(POISON)}" in check.stdout
+    assert redis_client.llen(DEAD_LETTER_KEY) == len(POISON)
 
 
 def test_a_batch_claimed_by_a_killed_worker_is_committed_at_its_restart(
