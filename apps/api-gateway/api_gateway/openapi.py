@@ -83,6 +83,16 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/billing": {
                 "post": {
                     "summary": "Queue an order for billing; it is stored even while billing-app is down.",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "Becomes the order's message_id: orders sent with the same key are "
+                            "billed once, so a client may retry an order whose answer it did not get.",
+                            "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+                        }
+                    ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewOrder")}}},
                     "responses": {
                         "200": _json("OrderQueued", "RabbitMQ has the order (publisher confirm)."),

@@ -11,11 +11,20 @@ from collections.abc import Callable
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, NackError, UnroutableError
 
 
 class PublishError(RuntimeError):
     """RabbitMQ did not take the message; the caller must not report success."""
+
+
+class PublishUncertainError(PublishError):
+    """The message was sent but its confirm never came: RabbitMQ may have it.
+
+    The caller must neither report success nor say the order was not taken;
+    publishing again with the same message id is safe (billing-app stores an
+    id once).
+    """
 
 
 class BillingPublisher:
@@ -74,6 +83,8 @@ class BillingPublisher:
 
         If a confirm is lost after RabbitMQ took the message, the retry
         publishes it again and billing-app drops the duplicate by message_id.
+        Raises PublishUncertainError when a publish was sent and no attempt
+        got its confirm, PublishError when RabbitMQ certainly has nothing.
         """
         properties = pika.BasicProperties(
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -81,11 +92,29 @@ class BillingPublisher:
             message_id=message_id,
             timestamp=int(time.time()),
         )
-        self._run(
-            lambda channel: channel.basic_publish(
-                exchange="", routing_key=self._queue, body=body, properties=properties, mandatory=True
-            )
-        )
+        # Set when a publish left without its fate coming back: a connection
+        # lost between sending and the confirm.  A nack or a return is a
+        # definite "not taken".
+        in_doubt = False
+
+        def send(channel: BlockingChannel) -> None:
+            nonlocal in_doubt
+            try:
+                channel.basic_publish(
+                    exchange="", routing_key=self._queue, body=body, properties=properties, mandatory=True
+                )
+            except (NackError, UnroutableError):
+                raise
+            except (AMQPError, OSError):
+                in_doubt = True
+                raise
+
+        try:
+            self._run(send)
+        except PublishError as exc:
+            if in_doubt:
+                raise PublishUncertainError(str(exc)) from exc
+            raise
 
     def check(self) -> bool:
         """True when RabbitMQ answers on this process's connection."""
