@@ -23,23 +23,36 @@ description:
     Services, workloads, HPAs, Ingresses, NetworkPolicies, then custom resources) with server-side apply and a
     fixed field manager, in tiers whose objects are sent at once (Namespace; what workloads need; workloads and
     what refers to them).
-    C(spec.replicas) is left out of every workload an HPA of the stack scales, so the two never fight.
-  - An object whose live state already holds everything the stack sets is not written at all, so a run with
-    nothing to do makes one LIST request per kind and reports C(changed=false). Drift made by hand on a field the
-    stack sets (C(kubectl edit)) is detected and put back.
+    C(spec.replicas) is left out of every workload an HPA of the stack scales, so the two never fight; when an HPA
+    is added for a workload whose replicas the module set, the field is handed over at its live value (Kubernetes
+    documentation, server-side apply, "transferring ownership"), so the workload is not scaled down.
+  - An object whose live state already holds everything the stack sets is not written at all. When the ApplySet
+    parent records this very render as applied and every member is unchanged, a run sends no write and skips the
+    schema validation; it makes one round of reads (the namespace, the parent, one label-selected LIST per kind) and
+    C(changed=false). Drift made by hand on a field the stack sets (C(kubectl edit)) is detected and put back.
+  - One task may deploy several stacks (O(stacks)), with one process, one client and one API discovery for all;
+    every stack is rendered and checked before the first is applied.
   - Keeps membership the ApplySet way (KEP-3659) with a Secret named C(stack-<name>) as parent, so
     C(kubectl get -l applyset.kubernetes.io/part-of=<id>) lists the members, and prunes members the render no
-    longer has, after the apply (and the wait) succeeded. Objects the set does not own are never touched;
-    PersistentVolumeClaims are kept unless O(prune_pvcs=true).
-  - Owns the namespace only as far as creating it and setting its labels (Pod Security C(restricted) by default).
-    The namespace is not a member of the set (several stacks share one namespace), so neither pruning nor
+    longer has, after the apply (and the wait) succeeded. Members are found by their label only. Objects the set
+    does not own are never touched, and every delete carries the UID of the object it means; PersistentVolumeClaims
+    are kept unless O(prune_pvcs=true).
+  - An existing object the render names that is not a member is not taken silently; the run fails naming it
+    before any write, unless O(adopt=true). Members of another ApplySet and objects a controller owns
+    (C(ownerReferences)) are never taken.
+  - Owns the namespace only as far as creating it with its labels (Pod Security C(restricted) by default). The
+    labels of an existing namespace are changed only when O(namespace_labels) is given, and only after the
+    ownership checks. The namespace is not a member of the set (several stacks share one namespace), so neither pruning nor
     O(state=absent) ever deletes it.
   - Waits for all workloads at once with one timeout (Deployment, StatefulSet including partitioned and OnDelete
     updates, DaemonSet, Job), fails fast when waiting cannot help (ProgressDeadlineExceeded, a failed Job, an
     invalid image name, a missing Secret key) and names each workload that is not ready with the reason from its
     status, its pods and its events.
   - Check mode is a server-side dry run of everything, creations and prunes included. With C(--diff), every object
-    that would change is shown before and after, Secret values masked as C(kubectl diff) does.
+    that would change is shown before and after, Secret values masked as C(kubectl diff) does. Nothing derived
+    from Secret values appears in the diff or the results (a Secret's own hash annotation covers its keys only).
+  - Every API request has a timeout (O(wait_timeout), at most 30 seconds). No process outlives the task, and
+    nothing of one task (credentials, clients, caches) is kept for another.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -57,18 +70,20 @@ options:
   name:
     description:
       - Name of the stack. The ApplySet parent is the Secret C(stack-<name>) in O(namespace).
+      - Required unless O(stacks) is given; mutually exclusive with it.
     type: str
-    required: true
   namespace:
     description:
       - The namespace every object of the stack lives in. Templates may leave C(metadata.namespace) out.
+      - Required with O(name).
     type: str
-    required: true
   src:
     description:
       - The stack's template folder. Each C(<component>.yaml.j2) in it is one component; files whose name starts
         with C(_) are helpers for C({% import %}) and render nothing. The folder's parent is also on the template
         search path, so stacks can share helpers (C(stacks/_lib/)).
+      - A relative path is searched the way Ansible searches a module's local files (the role's or playbook's
+        C(files/) folder, then the role's or playbook's own folder), and else taken from the working directory.
       - Required with O(state=present).
     type: path
   components:
@@ -80,20 +95,57 @@ options:
   values:
     description:
       - Variables for the templates. They also see C(stack) (O(name)), C(namespace) and C(component).
+      - Default is no variables.
     type: dict
-    default: {}
   secrets:
     description:
       - Credentials for the templates, seen there as C(secrets). Kept apart from O(values) so that Ansible hides
         them (C(no_log)) without hiding ordinary values.
+      - Default is no secrets.
     type: dict
-    default: {}
   state:
     description:
       - V(present) renders and applies the stack; V(absent) deletes every member of the set and its parent.
     type: str
     choices: [present, absent]
     default: present
+  stacks:
+    description:
+      - Several stacks for one task, deployed one after the other in this order with one client and one API
+        discovery; each item takes the options above (O(name) to O(state)), every other option applies to all.
+      - All stacks are rendered and checked before the first is applied; a failure stops at the failing stack,
+        which the message names.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the stack, as O(name).
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the stack, as O(namespace).
+        type: str
+        required: true
+      src:
+        description: Template folder of the stack, as O(src). Required with O(stacks[].state=present).
+        type: path
+      components:
+        description: Components to render, as O(components).
+        type: list
+        elements: str
+      values:
+        description: Variables for the templates, as O(values).
+        type: dict
+        default: {}
+      secrets:
+        description: Credentials for the templates, as O(secrets).
+        type: dict
+        default: {}
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
   prune:
     description:
       - Delete members of the set that the render no longer has, after the apply and the wait succeeded.
@@ -106,6 +158,13 @@ options:
         data; a kept member claim leaves the set (its C(part-of) label is removed) and is reported C(retained).
     type: bool
     default: false
+  adopt:
+    description:
+      - Take over existing objects the render names that are not members of the set yet (made by hand or by
+        another tool). Without it, the run fails naming them before any write. Members of another ApplySet and
+        objects a controller owns are refused either way.
+    type: bool
+    default: false
   wait:
     description:
       - Wait until every workload of the stack is ready (or, with O(state=absent), until the members are gone).
@@ -113,7 +172,8 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait, for all workloads together.
+      - Seconds to wait, for all workloads of a stack together.
+      - Also bounds every single API request (at most 30 seconds each).
     type: int
     default: 300
   wait_sleep:
@@ -124,7 +184,8 @@ options:
   dest:
     description:
       - Render only, to this folder, and talk to no cluster. The plain manifests are written one
-        C(<component>.yaml) per component. Files of components no longer rendered are removed
+        C(<component>.yaml) per component. With O(stacks), one sub-folder per stack (C(<dest>/<namespace>/<name>)).
+      - A relative path is relative to the working directory of the module, as for every module. Files of components no longer rendered are removed
         (only files this module wrote).
       - The files hold the stack's Secrets; they are written with mode C(0600). Keep the folder out of version
         control.
@@ -153,7 +214,9 @@ options:
     description:
       - When the apply or the wait fails, apply the last good render again (kept, compressed, on the ApplySet
         parent) and prune what the failed render added. The module still fails, and says whether the rollback
-        worked.
+        worked. A failure after a successful apply and wait (a prune) never rolls back.
+      - A render whose compressed copy exceeds 512 KiB is not kept (a warning says so), so the parent stays well
+        below the 1 MiB object limit.
     type: bool
     default: false
   create_namespace:
@@ -163,25 +226,16 @@ options:
     default: true
   namespace_labels:
     description:
-      - Labels of the namespace. The default enforces the Pod Security Standard C(restricted).
+      - Labels of the namespace. Set on an existing namespace too, after the ownership checks.
+      - When not given, a namespace the module creates gets the Pod Security Standard C(restricted)
+        (C(pod-security.kubernetes.io/enforce=restricted), C(enforce-version=latest), C(audit=restricted),
+        C(warn=restricted)), and the labels of an existing namespace are left alone.
     type: dict
-    default:
-      pod-security.kubernetes.io/enforce: restricted
-      pod-security.kubernetes.io/enforce-version: latest
-      pod-security.kubernetes.io/audit: restricted
-      pod-security.kubernetes.io/warn: restricted
-  warm_worker:
+  tooling_version:
     description:
-      - Run in a background process of the same user that keeps the imports, the Kubernetes client, API
-        discovery and open connections between tasks, as kubernetes.core's former turbo mode did. A run with
-        nothing to do then costs little more than Ansible's own start of a module.
-      - One worker serves one combination of collection code, Python interpreter and environment variables, from a
-        private socket in C($ORCHESTRATOR_CACHE/stack-worker) (default C(~/.cache/orchestrator-k3s)). It keeps
-        no request data (options, secrets, rendered objects) after answering, only the Kubernetes clients built
-        from the kubeconfig, and exits after 60 seconds without a request.
-      - When the worker cannot be started the module runs in its own process, as with V(false).
-    type: bool
-    default: true
+      - The version in the ApplySet parent's C(applyset.kubernetes.io/tooling) annotation. The collection's action
+        plugin sets it from the installed collection's metadata; leave it unset.
+    type: str
 requirements:
   - python >= 3.9
   - kubernetes >= 24.2.0
@@ -230,6 +284,15 @@ EXAMPLES = r"""
     secrets: "{{ stacks_secrets.dev }}"
     dest: .orchestrator/manifests/dev/vote
 
+- name: Deploy both stacks into dev and prod in one task (one process, one client)
+  orchestrator.k3s.stack:
+    stacks:
+      - {name: vote, namespace: dev, src: stacks/vote, values: "{{ stacks_values.dev }}", secrets: "{{ stacks_secrets.dev.vote }}"}
+      - {name: crud, namespace: dev, src: stacks/crud, values: "{{ stacks_values.dev }}", secrets: "{{ stacks_secrets.dev.crud }}"}
+      - {name: vote, namespace: prod, src: stacks/vote, values: "{{ stacks_values.prod }}", secrets: "{{ stacks_secrets.prod.vote }}"}
+      - {name: crud, namespace: prod, src: stacks/crud, values: "{{ stacks_values.prod }}", secrets: "{{ stacks_secrets.prod.crud }}"}
+    wait_timeout: 600
+
 - name: Deploy without the worker (its objects are pruned)
   orchestrator.k3s.stack:
     name: vote
@@ -249,7 +312,7 @@ EXAMPLES = r"""
 RETURN = r"""
 objects:
   description: One entry per object the run considered, in the order handled.
-  returned: always
+  returned: without O(stacks) (with it, per stack in RV(stacks))
   type: list
   elements: dict
   contains:
@@ -279,6 +342,13 @@ objects:
           set) or, with O(dest), C(rendered). In check mode, what would happen.
       type: str
       sample: unchanged
+stacks:
+  description: With O(stacks), one entry per stack run (up to the failing one), each with the keys of a one-stack
+    result (RV(objects), RV(applyset), RV(workloads)...) and its C(name), C(namespace) and C(changed).
+  returned: with O(stacks)
+  type: list
+  elements: dict
+  sample: [{name: vote, namespace: dev, changed: false, objects: [], applyset: {id: applyset-0zKC-v1}}]
 applyset:
   description: The ApplySet of the stack.
   returned: when a cluster was contacted
@@ -327,31 +397,41 @@ rolled_back:
 
 import copy
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.entry import run_module
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import run_module
 
-RESTRICTED_NAMESPACE_LABELS = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-    "pod-security.kubernetes.io/audit": "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-}
+STACK_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    namespace=dict(type="str", required=True),
+    src=dict(type="path"),
+    components=dict(type="list", elements="str"),
+    values=dict(type="dict", default={}),
+    secrets=dict(type="dict", default={}, no_log=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
 
 
 def argument_spec():
     spec = copy.deepcopy(AUTH_ARG_SPEC)
     spec.update(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
+        name=dict(type="str"),
+        namespace=dict(type="str"),
         src=dict(type="path"),
         components=dict(type="list", elements="str"),
-        values=dict(type="dict", default={}),
-        secrets=dict(type="dict", default={}, no_log=True),
+        values=dict(type="dict"),
+        secrets=dict(type="dict", no_log=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        stacks=dict(
+            type="list",
+            elements="dict",
+            options=STACK_OPTIONS,
+            required_if=[("state", "present", ("src",))],
+        ),
         prune=dict(type="bool", default=True),
         prune_pvcs=dict(type="bool", default=False),
+        adopt=dict(type="bool", default=False),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
         wait_sleep=dict(type="float", default=1.0),
@@ -362,21 +442,20 @@ def argument_spec():
         force_conflicts=dict(type="bool", default=False),
         rollback_on_failure=dict(type="bool", default=False),
         create_namespace=dict(type="bool", default=True),
-        namespace_labels=dict(type="dict", default=RESTRICTED_NAMESPACE_LABELS),
-        warm_worker=dict(type="bool", default=True),
+        namespace_labels=dict(type="dict"),
+        tooling_version=dict(type="str"),
     )
     return spec
 
 
 def main():
-    module = AnsibleK8SModule(
+    module = AnsibleModule(
         argument_spec=argument_spec(),
-        required_if=[("state", "present", ("src",))],
+        mutually_exclusive=[(key, "stacks") for key in ("name", "namespace", "src", "components", "values", "secrets")],
+        required_one_of=[("name", "stacks")],
+        required_together=[("name", "namespace")],
+        required_if=[("state", "present", ("src", "stacks"), True)],
         supports_check_mode=True,
-        # The kubernetes package is checked where the run happens (the warm worker or this
-        # process): importing it here would cost every run the time the worker saves.
-        check_k8s=False,
-        check_pyyaml=False,
     )
     run_module(module)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
+import os
 from typing import Any
 
 import pytest
@@ -10,7 +14,9 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset im
     GROUP_KINDS_ANNOTATION,
     PARENT_ID_LABEL,
     PART_OF_LABEL,
+    RENDER_HASH_KEY,
     TOOLING_ANNOTATION,
+    adoption_problem,
     applyset_id,
     check_adoption,
     check_parent,
@@ -21,7 +27,9 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset im
     parent_is_current,
     parse_group_kinds,
     plan_prune,
+    render_digest,
     statefulset_claim_names,
+    stored_digest,
 )
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions import OwnershipError
 
@@ -102,21 +110,53 @@ def member(kind: str, name: str, owner: str | None = SET_ID, api_version: str = 
     return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": "dev", "labels": labels}}
 
 
-def test_adoption_of_an_object_owned_by_another_set_is_refused() -> None:
-    check_adoption(None, SET_ID)
-    check_adoption(member("ConfigMap", "mine"), SET_ID)
-    check_adoption(member("ConfigMap", "handmade", owner=None), SET_ID)
-    with pytest.raises(OwnershipError, match="already belongs to another ApplySet"):
-        check_adoption(member("ConfigMap", "theirs", owner="applyset-other-v1"), SET_ID)
+def controlled(body: dict[str, Any]) -> dict[str, Any]:
+    body["metadata"]["ownerReferences"] = [{"kind": "ReplicaSet", "name": "web-5d9c7", "controller": True, "uid": "u"}]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("live", "adopt", "refusal"),
+    [
+        (None, False, None),
+        (member("ConfigMap", "mine"), False, None),
+        (member("ConfigMap", "handmade", owner=None), False, "exists and is not a member of this stack; set adopt=true"),
+        (member("ConfigMap", "handmade", owner=None), True, None),
+        (member("ConfigMap", "theirs", owner="applyset-other-v1"), True, "already belongs to another ApplySet"),
+        (controlled(member("Pod", "web-5d9c7-x", owner=None)), True, "is controlled by ReplicaSet web-5d9c7"),
+    ],
+    ids=["absent", "member", "handmade", "handmade-adopted", "other-set", "controller-owned"],
+)
+def test_an_existing_object_joins_the_set_only_when_it_may(live: Any, adopt: bool, refusal: str | None) -> None:
+    if refusal is None:
+        assert adoption_problem(live, SET_ID, adopt) is None
+        check_adoption([live] if live else [], SET_ID, adopt)
+    else:
+        with pytest.raises(OwnershipError, match=refusal):
+            check_adoption([live], SET_ID, adopt)
+
+
+def test_every_refused_object_is_named_in_one_message() -> None:
+    with pytest.raises(OwnershipError) as error:
+        check_adoption([member("ConfigMap", "a", owner=None), member("Secret", "b", owner=None)], SET_ID, False)
+    assert "ConfigMap dev/a" in error.value.message and "Secret dev/b" in error.value.message
 
 
 def test_the_render_is_stored_compressed_and_identically_for_equal_input() -> None:
     render = [{"component": "web", "body": {"kind": "ConfigMap", "data": {"k": "v" * 5000}}}]
-    digest, encoded = encode_render(render)
-    assert (digest, encoded) == encode_render(render)
+    encoded = encode_render(render)
+    assert encoded == encode_render(render) and render_digest(render) == render_digest(render)
     assert len(encoded) < 1000
     assert decode_render({"data": {"last-good-render.json.gz": encoded}}) == render
     assert decode_render(None) is None
+    assert render_digest(render, ["kubernetes 1.34"]) != render_digest(render, ["kubernetes 1.33"])
+
+
+def test_a_render_too_big_for_the_parent_is_not_kept() -> None:
+    noise = base64.b64encode(os.urandom(600 * 1024)).decode("ascii")  # incompressible
+    assert encode_render([{"component": "big", "body": {"kind": "ConfigMap", "data": {"k": noise}}}]) is None
+    body = parent_body("demo", "dev", SET_ID, "orchestrator.k3s.stack/v0.1.0", set(), ("d", None))
+    assert list(body["data"]) == [RENDER_HASH_KEY]
 
 
 def test_the_parent_is_written_only_when_it_changes() -> None:
@@ -136,6 +176,30 @@ def test_the_parent_is_written_only_when_it_changes() -> None:
     assert not parent_is_current(None, body)
     other = parent_body("demo", "dev", SET_ID, "orchestrator.k3s.stack/v0.1.0", {("", "Secret")}, ("h", "ZGF0YQ=="))
     assert not parent_is_current(live, other)
+    other_render = parent_body(
+        "demo", "dev", SET_ID, "orchestrator.k3s.stack/v0.1.0", {("apps", "Deployment")}, ("h2", "ZGF0YQ==")
+    )
+    assert not parent_is_current(live, other_render)
+
+
+def test_the_parent_does_not_change_with_the_compressed_bytes_only() -> None:
+    """Another zlib compresses the same render differently: same digest, so no write (and changed=false)."""
+    render = [{"component": "web", "body": {"kind": "ConfigMap", "data": {"k": "v"}}}]
+    text = json.dumps(render, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    recompressed = base64.b64encode(gzip.compress(text, compresslevel=1, mtime=12345)).decode("ascii")
+    ours = encode_render(render)
+    assert recompressed != ours
+    digest = render_digest(render)
+    tooling = "orchestrator.k3s.stack/v0.1.0"
+    live = parent_body("demo", "dev", SET_ID, tooling, set(), (digest, recompressed))
+    assert parent_is_current(live, parent_body("demo", "dev", SET_ID, tooling, set(), (digest, ours)))
+
+
+def test_the_render_digest_is_in_the_parents_data_not_in_an_annotation() -> None:
+    """--diff shows annotations; the render holds the stack's Secrets, so its digest goes where values are masked."""
+    body = parent_body("demo", "dev", SET_ID, "orchestrator.k3s.stack/v0.1.0", set(), ("abc", "ZGF0YQ=="))
+    assert stored_digest(body) == "abc"
+    assert not [v for v in body["metadata"]["annotations"].values() if "abc" in v]
 
 
 @pytest.mark.parametrize(

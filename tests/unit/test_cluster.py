@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError, ResourceNotFoundError
 from urllib3.exceptions import MaxRetryError
 
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.cluster import (
@@ -84,7 +84,18 @@ def test_delete_is_in_the_background_and_dry_run_in_check_mode() -> None:
     cluster, _k8s, dynamic = make_cluster(dry_run=True)
     assert cluster.delete(CONFIGMAP) is True
     kwargs = dynamic.delete.call_args.kwargs
-    assert kwargs["propagation_policy"] == "Background" and kwargs["dry_run"] == "All"
+    assert kwargs["body"]["propagationPolicy"] == "Background" and kwargs["dry_run"] == "All"
+
+
+def test_a_delete_carries_the_uid_of_the_object_it_means() -> None:
+    cluster, _k8s, dynamic = make_cluster()
+    listed = {**CONFIGMAP, "metadata": {**CONFIGMAP["metadata"], "uid": "1234"}}
+    assert cluster.delete(listed) is True
+    assert dynamic.delete.call_args.kwargs["body"]["preconditions"] == {"uid": "1234"}
+    dynamic.delete.side_effect = api_error(
+        ConflictError, 409, "Conflict", "Precondition failed: UID in precondition: 1234, UID in object meta: 5678"
+    )
+    assert cluster.delete(listed) is False
 
 
 def test_removing_a_label_is_a_merge_patch() -> None:

@@ -14,10 +14,9 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset im
     PART_OF_LABEL,
     applyset_id,
 )
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.entry import run_module
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions import ApiError, StackError
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import object_key
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import StackRunner
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.runner import execute, run_module
 from tests.unit.recording_module import RecordingModule
 
 SET_ID = applyset_id("stack-demo", "dev")
@@ -76,8 +75,12 @@ CLUSTER_SCOPED = {"Namespace"}
 class FakeCluster:
     """An API server in a dict: stores applies, answers lists, makes workloads ready (or not)."""
 
+    field_manager = "orchestrator.k3s.stack"
+
     def __init__(self) -> None:
         self.dry_run = False
+        self.lists: list[tuple[str, str | None]] = []
+        self.uids = 0
         self.store: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.writes: list[tuple[str, str, str, bool]] = []
         self.reads = 0
@@ -108,8 +111,9 @@ class FakeCluster:
     def list(self, api_version: str, kind: str, namespace: str | None, label_selector: str | None = None) -> list:
         self.resource(api_version, kind)  # as the real one: discovery first
         self.reads += 1
+        self.lists.append((kind, label_selector))
         group = api_version.rpartition("/")[0]
-        wanted = dict([label_selector.split("=", 1)]) if label_selector else {}
+        wanted = dict(term.split("=", 1) for term in label_selector.split(",")) if label_selector else {}
         return [
             copy.deepcopy(b)
             for (g, k, ns, _n), b in self.store.items()
@@ -124,11 +128,14 @@ class FakeCluster:
         found = self.find(kind, name, namespace or "")
         return copy.deepcopy(found) if found else None
 
-    def apply(self, body: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, body: dict[str, Any], field_manager: str | None = None) -> dict[str, Any]:
         self.writes.append(("apply", body["kind"], body["metadata"]["name"], self.dry_run))
         live = copy.deepcopy(self.store.get(self.key(body), {}))
         live.update(copy.deepcopy(body))
-        live["metadata"] = {**live.get("metadata", {}), "uid": "u", "generation": 1}
+        if "uid" not in live.get("metadata", {}):
+            self.uids += 1
+        uid = (self.store.get(self.key(body)) or {}).get("metadata", {}).get("uid") or f"uid-{self.uids}"
+        live["metadata"] = {**live.get("metadata", {}), "uid": uid, "generation": 1}
         if body["kind"] in ("Deployment", "StatefulSet"):
             image = body["spec"]["template"]["spec"]["containers"][0]["image"]
             ready = 0 if image.endswith(":does-not-exist") else body["spec"].get("replicas", 1)
@@ -147,7 +154,9 @@ class FakeCluster:
 
     def delete(self, body: dict[str, Any]) -> bool:
         self.writes.append(("delete", body["kind"], body["metadata"]["name"], self.dry_run))
-        if self.key(body) not in self.store:
+        live = self.store.get(self.key(body))
+        # As the API server's UID precondition: only the very object that was listed.
+        if live is None or live["metadata"].get("uid") != body["metadata"].get("uid"):
             return False
         if not self.dry_run:
             del self.store[self.key(body)]
@@ -160,11 +169,11 @@ class FakeCluster:
 
 
 class FakeModule(RecordingModule):
-    def __init__(self, src: Path, check_mode: bool = False, diff: bool = False, **params: Any) -> None:
+    def __init__(self, src: Path | None, check_mode: bool = False, diff: bool = False, **params: Any) -> None:
         defaults = {
             "name": "demo",
             "namespace": "dev",
-            "src": str(src),
+            "src": str(src) if src else None,
             "components": None,
             "values": {"greeting": "hello", "tag": "1"},
             "secrets": {"db_password": "placeholder-password"},  # pragma: allowlist secret (placeholder)
@@ -182,7 +191,9 @@ class FakeModule(RecordingModule):
             "rollback_on_failure": False,
             "create_namespace": True,
             "namespace_labels": {"pod-security.kubernetes.io/enforce": "restricted"},
-            "warm_worker": False,
+            "adopt": False,
+            "tooling_version": "0.1.0",
+            "stacks": None,
         }
         super().__init__({**defaults, **params}, check_mode=check_mode, diff=diff)
 
@@ -198,9 +209,15 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(stack: Path, cluster: FakeCluster, check_mode: bool = False, diff: bool = False, **params: Any) -> dict:
+    """The module's result; a failure raises StackError with the result as its details."""
     cluster.dry_run = check_mode
     cluster.writes.clear()
-    return StackRunner(FakeModule(stack, check_mode=check_mode, diff=diff, **params), cluster=cluster).run()
+    cluster.lists.clear()
+    module = FakeModule(stack, check_mode=check_mode, diff=diff, **params)
+    outcome = execute(module, connect=lambda *_args: cluster)
+    if outcome["failure"]:
+        raise StackError(outcome["failure"], **outcome["result"])
+    return outcome["result"]
 
 
 def actions(result: dict) -> dict[str, str]:
@@ -362,7 +379,7 @@ def test_an_unknown_kind_fails_before_any_member_is_written(stack: Path) -> None
     (stack / "extra.yaml.j2").write_text(
         TEMPLATES["extra.yaml.j2"].replace("v1\nkind: ConfigMap", "apps/v1\nkind: Deploymnet")
     )
-    with pytest.raises(ApiError, match="does not serve Deploymnet"):
+    with pytest.raises(StackError, match="does not serve Deploymnet"):
         run(stack, cluster, validate=False)
     assert [w for w in cluster.writes if w[1] != "Namespace"] == []
 
@@ -435,16 +452,16 @@ def test_state_absent_deletes_members_and_parent_and_keeps_the_namespace_and_cla
 def test_prune_pvcs_also_deletes_the_claims_of_a_deleted_statefulset(stack: Path) -> None:
     cluster = FakeCluster()
     run(stack, cluster)
-    cluster.put(
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data-db-0", "namespace": "dev"}}
-    )
+    # The StatefulSet controller labels the claims it makes with the set's selector.
+    claim = {"name": "data-db-0", "namespace": "dev", "labels": {"app": "db"}, "uid": "c1"}
+    cluster.put({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": claim})
     result = run(stack, cluster, components=["web", "extra"], prune_pvcs=True)
     assert actions(result)["PersistentVolumeClaim/data-db-0"] == "pruned"
     assert cluster.find("PersistentVolumeClaim", "data-db-0") is None
 
 
 def test_dest_renders_files_and_talks_to_no_cluster(stack: Path, tmp_path: Path) -> None:
-    result = StackRunner(FakeModule(stack, dest=str(tmp_path / "out")), cluster=None).run()
+    result = execute(FakeModule(stack, dest=str(tmp_path / "out")), connect=None)["result"]
     assert result["changed"] is True and len(result["files"]) == 3
     assert {o["action"] for o in result["objects"]} == {"rendered"}
 
@@ -458,11 +475,148 @@ def test_run_module_reports_failures_with_details_and_no_traceback(stack: Path) 
     assert module.failure["changed"] is False and module.failure["objects"] == []
 
 
-def test_run_module_reports_validation_errors_as_a_list(stack: Path) -> None:
-    module = FakeModule(stack)
+def test_validation_errors_are_reported_as_a_list_before_any_write(stack: Path) -> None:
+    cluster = FakeCluster()
     (stack / "extra.yaml.j2").write_text(TEMPLATES["extra.yaml.j2"] + "spec: {}\n")
-    run_module(module)
-    assert module.failure["errors"] == [
-        "{}: ConfigMap dev/extra: spec: unknown field".format(module.failure["errors"][0].split(":")[0])
+    outcome = execute(FakeModule(stack), connect=lambda *_args: cluster)
+    errors = outcome["result"]["errors"]
+    assert errors == ["{}: ConfigMap dev/extra: spec: unknown field".format(errors[0].split(":")[0])]
+    assert errors[0].split(":")[0].endswith("demo/extra.yaml.j2")
+    assert cluster.writes == []
+
+
+# -- defects of 0.1.0, each with the test that failed before its fix ------------------------------------------
+
+
+def test_members_are_listed_by_the_applyset_label_only(stack: Path) -> None:
+    """2h: never every object of a kind in the namespace."""
+    cluster = FakeCluster()
+    run(stack, cluster)
+    cluster.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "handmade", "namespace": "dev"}})
+    run(stack, cluster, components=["web", "db"])
+    assert cluster.lists and all(selector and PART_OF_LABEL in selector for _kind, selector in cluster.lists)
+
+
+def test_an_existing_object_outside_the_set_is_not_adopted_silently(stack: Path) -> None:
+    """2f: the run fails naming it before any write, unless adopt=true."""
+    cluster = FakeCluster()
+    cluster.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "dev"}})
+    cluster.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra", "namespace": "dev"}})
+    with pytest.raises(StackError, match="ConfigMap dev/extra exists and is not a member of this stack"):
+        run(stack, cluster, namespace_labels=None)
+    assert cluster.writes == []
+    result = run(stack, cluster, adopt=True)
+    assert actions(result)["ConfigMap/extra"] == "configured"
+    assert cluster.find("ConfigMap", "extra")["metadata"]["labels"][PART_OF_LABEL] == SET_ID
+
+
+def test_an_existing_namespace_keeps_its_labels_unless_asked(stack: Path) -> None:
+    """2i: Pod Security labels only on a namespace the module creates, or when namespace_labels is given."""
+    cluster = FakeCluster()
+    cluster.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "dev", "labels": {"team": "a"}}})
+    result = run(stack, cluster, namespace_labels=None)
+    assert "Namespace/dev" not in actions(result)
+    assert cluster.find("Namespace", "dev")["metadata"]["labels"] == {"team": "a"}
+
+
+def test_a_created_namespace_gets_the_restricted_labels(stack: Path) -> None:
+    cluster = FakeCluster()
+    run(stack, cluster, namespace_labels=None)
+    assert cluster.find("Namespace", "dev")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_namespace_labels_are_not_set_before_the_ownership_check(stack: Path) -> None:
+    """2i: a run refused for ownership changes nothing, not even the namespace's labels."""
+    cluster = FakeCluster()
+    cluster.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "dev"}})
+    theirs = {"name": "extra", "namespace": "dev", "labels": {PART_OF_LABEL: "applyset-other-v1"}}
+    cluster.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": theirs})
+    with pytest.raises(StackError, match="already belongs to another ApplySet"):
+        run(stack, cluster, namespace_labels={"pod-security.kubernetes.io/enforce": "baseline"})
+    assert cluster.writes == []
+
+
+class FailingDeletes(FakeCluster):
+    def delete(self, body: dict[str, Any]) -> bool:
+        raise StackError(f"deleting {body['kind']} {body['metadata']['name']} failed: 500 InternalError")
+
+
+def test_a_failed_prune_after_a_successful_apply_does_not_roll_back(stack: Path) -> None:
+    """2e: roll back only when the apply or the wait fails."""
+    cluster = FailingDeletes()
+    run(stack, cluster)
+    with pytest.raises(StackError) as error:
+        run(stack, cluster, components=["web", "db"], values={"greeting": "new", "tag": "2"}, rollback_on_failure=True)
+    assert "deleting ConfigMap extra failed" in error.value.message
+    assert "rolled back" not in error.value.message and "rolled_back" not in error.value.details
+    image = cluster.find("Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "example/web:2"
+
+
+def test_a_render_too_big_to_keep_is_applied_with_a_warning_and_no_copy(stack: Path) -> None:
+    """2e: the stored render has a size check well below the 1 MiB object limit."""
+    import base64
+    import os
+
+    cluster = FakeCluster()
+    noise = base64.b64encode(os.urandom(600 * 1024)).decode("ascii")
+    (stack / "big.yaml.j2").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{k: {noise}}}\n")
+    module = FakeModule(stack)
+    outcome = execute(module, connect=lambda *_args: cluster)
+    assert outcome["failure"] is None
+    assert any("too big to keep" in warning for warning in outcome["warnings"])
+    assert "last-good-render.json.gz" not in cluster.find("Secret", "stack-demo")["data"]
+
+
+def test_a_second_run_of_the_same_render_writes_nothing_and_skips_validation(
+    stack: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path: the parent's digest says this render was applied (and validated) already."""
+    from ansible_collections.orchestrator.k3s.plugins.module_utils.stack import validate
+
+    cluster = FakeCluster()
+    run(stack, cluster)
+
+    def must_not_run(*_args: Any, **_kwargs: Any) -> list[str]:
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(validate, "validate_stack", must_not_run)
+    result = run(stack, cluster)
+    assert result["changed"] is False and cluster.writes == []
+    with pytest.raises(AssertionError, match="validated again"):
+        run(stack, cluster, kubernetes_version="1.33")
+
+
+def test_several_stacks_share_one_client_and_a_bad_one_stops_all_before_any_write(stack: Path, tmp_path: Path) -> None:
+    cluster = FakeCluster()
+    connects = []
+
+    def connect(*args: Any) -> FakeCluster:
+        connects.append(args)
+        return cluster
+
+    stacks = [
+        {"name": "one", "namespace": "dev", "src": str(stack), "values": {"greeting": "a", "tag": "1"},
+         "secrets": {"db_password": "placeholder-one"}, "components": None, "state": "present"},  # pragma: allowlist secret
+        {"name": "two", "namespace": "prod", "src": str(stack), "values": {"greeting": "b", "tag": "1"},
+         "secrets": {"db_password": "placeholder-two"}, "components": None, "state": "present"},  # pragma: allowlist secret
+    ]  # fmt: skip
+    module = FakeModule(None, name=None, namespace=None, values=None, secrets=None, stacks=stacks)
+    outcome = execute(module, connect=connect)
+    assert outcome["failure"] is None, outcome["failure"]
+    assert len(connects) == 1
+    assert [(s["name"], s["namespace"], s["changed"]) for s in outcome["result"]["stacks"]] == [
+        ("one", "dev", True),
+        ("two", "prod", True),
     ]
-    assert module.failure["errors"][0].split(":")[0].endswith("demo/extra.yaml.j2")
+    assert cluster.find("ConfigMap", "web", "prod")["data"] == {"greeting": "b"}
+
+    again = execute(module, connect=connect)
+    assert again["result"]["changed"] is False
+
+    cluster.writes.clear()
+    stacks[1]["values"] = {"greeting": "c"}  # no tag: undefined in the second stack's templates
+    stacks[0]["values"] = {"greeting": "changed", "tag": "1"}
+    failed = execute(module, connect=connect)
+    assert failed["failure"].startswith("stack two in prod: ") and "undefined" in failed["failure"]
+    assert cluster.writes == []

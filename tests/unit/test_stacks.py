@@ -163,6 +163,17 @@ def test_every_container_is_locked_down(rendered: dict, stack: str, environment:
                 assert container[probe]
 
 
+@pytest.mark.parametrize(("stack", "environment"), CASES)
+def test_front_doors_are_ready_while_their_dependencies_are_down(rendered: dict, stack: str, environment: str) -> None:
+    """Readiness asks the process (/livez), never the dependency check (/healthz): a
+    front door whose database is down must stay in its Service to answer its 503."""
+    front_doors = {"vote": {"vote", "result"}, "crud": {"api-gateway", "inventory-app"}}[stack]
+    for name in front_doors:
+        (container,) = find(rendered[stack, environment], "Deployment", name)["spec"]["template"]["spec"]["containers"]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["path"] == "/livez", (name, probe)
+
+
 def test_vote_and_result_listen_on_port_80_as_non_root(rendered: dict) -> None:
     for name in ("vote", "result"):
         spec = find(rendered["vote", "dev"], "Deployment", name)["spec"]["template"]["spec"]

@@ -1,7 +1,9 @@
 """What the module sends with server-side apply, and how it knows a write is not needed.
 
 Each member is applied with a fixed field manager and carries the ApplySet
-label and a hash of its desired body. An object is *unchanged*, and is not
+label and a hash of its desired body (of a Secret: of its keys only, since
+the annotation is shown by ``--diff`` and an unsalted hash of a password is
+a way to test guesses of it). An object is *unchanged*, and is not
 written at all, when the live object (fetched with one LIST per kind) has
 the same hash **and** still holds every field the stack sets with the same
 value. The hash catches changes to the render (a field removed from a
@@ -19,12 +21,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset import PART_OF_LABEL
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import Manifest, plain_copy
+from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import (
+    SCALABLE_KINDS,
+    Manifest,
+    plain_copy,
+)
 
 HASH_ANNOTATION = "orchestrator.k3s/applied-sha256"
 # Which template made a member: prune and delete report it after the template is gone.
 COMPONENT_ANNOTATION = "orchestrator.k3s/component"
-SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+# The field manager that holds spec.replicas for the moment between the module
+# letting go of it and the HorizontalPodAutoscaler writing it (Kubernetes docs,
+# server-side apply, "transferring ownership").
+HANDOVER_FIELD_MANAGER = "orchestrator.k3s.stack-handover"
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$")
 _SUFFIX = {
@@ -66,7 +75,40 @@ def drop_autoscaled_replicas(manifests: list[Manifest]) -> None:
 
 
 def body_hash(body: dict[str, Any]) -> str:
+    """sha256 of the body; of a Secret, with its values left out (they are compared one by one instead)."""
+    if body.get("kind") == "Secret":
+        body = {**body, **{f: dict.fromkeys(body[f] or {}, "") for f in ("data", "stringData") if f in body}}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def owns_replicas(live: dict[str, Any] | None, field_manager: str) -> bool:
+    """Whether `field_manager` holds spec.replicas of the live object by an apply."""
+    for entry in (live or {}).get("metadata", {}).get("managedFields") or []:
+        if entry.get("manager") == field_manager and entry.get("operation") == "Apply":
+            if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {}):
+                return True
+    return False
+
+
+def replicas_handover(desired: dict[str, Any], live: dict[str, Any] | None, field_manager: str) -> dict[str, Any] | None:
+    """The apply that keeps spec.replicas at its live value when the module stops setting it.
+
+    Without it, server-side apply deletes a field its only manager no longer
+    sends: the workload falls to one replica until the autoscaler scales it up
+    again. Applied first by HANDOVER_FIELD_MANAGER, the field stays (at the live
+    value) until the autoscaler takes it over.
+    """
+    if desired.get("kind") not in SCALABLE_KINDS or "replicas" in (desired.get("spec") or {}):
+        return None
+    if not owns_replicas(live, field_manager):
+        return None
+    metadata = live["metadata"]
+    return {
+        "apiVersion": desired["apiVersion"],
+        "kind": desired["kind"],
+        "metadata": {"name": metadata["name"], "namespace": metadata.get("namespace")},
+        "spec": {"replicas": (live.get("spec") or {}).get("replicas", 1)},
+    }
 
 
 def string_data_as_data(body: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +176,7 @@ def is_subset(desired: Any, live: Any) -> bool:
         if not isinstance(live, list):
             return _empty(desired) and _empty(live)
         if len(desired) == len(live):
-            return all(is_subset(d, item) for d, item in zip(desired, live, strict=True))
+            return all(is_subset(d, item) for d, item in zip(desired, live))
         if any(not isinstance(d, dict) for d in desired):
             return False
         # Another manager added items to a merged list (an env var, a port): ours must all be there.

@@ -32,8 +32,13 @@ PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
-RENDER_HASH_ANNOTATION = "orchestrator.k3s/render-sha256"
+# Both in the parent's data, not its annotations: the render holds the stack's
+# Secrets, and a Secret's data is what --diff and kubectl describe mask.
+RENDER_HASH_KEY = "last-good-render.sha256"
 LAST_GOOD_KEY = "last-good-render.json.gz"
+# The compressed copy is kept only below this size, well under the 1 MiB limit
+# of a whole object (etcd's request limit), with room for the metadata.
+MAX_STORED_RENDER_BYTES = 512 * 1024
 
 PARENT_API_VERSION = "v1"
 PARENT_KIND = "Secret"
@@ -105,24 +110,55 @@ def check_parent(parent: dict[str, Any] | None, expected_id: str) -> None:
         raise OwnershipError(f"{where} has {PARENT_ID_LABEL}={found_id!r}, expected {expected_id!r}")
 
 
-def check_adoption(live: dict[str, Any] | None, set_id: str) -> None:
-    """An existing object may join the set unless another ApplySet owns it."""
+def adoption_problem(live: dict[str, Any] | None, set_id: str, adopt: bool) -> str | None:
+    """Why an existing object may not join the set, or None when it may (or already is a member).
+
+    Another ApplySet's member and an object a controller owns (ownerReferences)
+    are never taken; any other existing object only when the user asks (adopt).
+    """
     if live is None:
-        return
-    owner = (live.get("metadata", {}).get("labels") or {}).get(PART_OF_LABEL)
-    if owner and owner != set_id:
-        raise OwnershipError(
-            f"{describe(live)} already belongs to another ApplySet ({owner}); two stacks cannot render the same object",
-            object=describe(live),
-        )
+        return None
+    metadata = live.get("metadata", {})
+    owner = (metadata.get("labels") or {}).get(PART_OF_LABEL)
+    if owner == set_id:
+        return None
+    if owner:
+        return f"{describe(live)} already belongs to another ApplySet ({owner}); two stacks cannot render the same object"
+    controllers = [r for r in metadata.get("ownerReferences") or [] if r.get("controller")]
+    if controllers:
+        ref = controllers[0]
+        return f"{describe(live)} is controlled by {ref.get('kind')} {ref.get('name')}; the stack cannot take it over"
+    if not adopt:
+        return f"{describe(live)} exists and is not a member of this stack; set adopt=true to take it over"
+    return None
 
 
-def encode_render(bodies: list[dict[str, Any]]) -> tuple[str, str]:
-    """(sha256, base64 of gzip JSON) of the applied objects, stable for equal input."""
-    text = json.dumps(bodies, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    digest = hashlib.sha256(text).hexdigest()
-    # mtime=0 keeps the bytes, and so the parent, identical between runs.
-    return digest, base64.b64encode(gzip.compress(text, mtime=0)).decode("ascii")
+def check_adoption(lives: Iterable[dict[str, Any]], set_id: str, adopt: bool) -> None:
+    """Refuse, naming every one, existing objects the set may not take (before any write)."""
+    problems = [p for p in (adoption_problem(live, set_id, adopt) for live in lives) if p]
+    if problems:
+        raise OwnershipError("\n".join(problems), object=problems[0].split(" ", 2)[1])
+
+
+def render_digest(items: list[dict[str, Any]], context: Iterable[str] = ()) -> str:
+    """sha256 of a render (and of what it was checked with: the Kubernetes version, the rules' revision)."""
+    text = json.dumps([list(context), items], sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(text).hexdigest()
+
+
+def encode_render(items: list[dict[str, Any]]) -> str | None:
+    """base64 of the gzip JSON of a render, or None when it is too big to keep on the parent."""
+    text = json.dumps(items, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    encoded = base64.b64encode(gzip.compress(text, mtime=0)).decode("ascii")
+    return encoded if len(encoded) <= MAX_STORED_RENDER_BYTES else None
+
+
+def stored_digest(parent: dict[str, Any] | None) -> str | None:
+    value = ((parent or {}).get("data") or {}).get(RENDER_HASH_KEY)
+    try:
+        return base64.b64decode(value).decode("ascii") if value else None
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def decode_render(parent: dict[str, Any] | None) -> list[dict[str, Any]] | None:
@@ -138,9 +174,9 @@ def parent_body(
     set_id: str,
     tooling: str,
     kinds: Iterable[GroupKind],
-    render: tuple[str, str] | None,
+    render: tuple[str, str | None] | None,
 ) -> dict[str, Any]:
-    """The parent as the module applies it; render = (sha256, encoded) of the last good render."""
+    """The parent as the module applies it; render = (digest, encoded copy or None) of the last good render."""
     annotations = {
         TOOLING_ANNOTATION: tooling,
         GROUP_KINDS_ANNOTATION: format_group_kinds(kinds),
@@ -158,23 +194,36 @@ def parent_body(
         "type": "Opaque",
     }
     if render is not None:
-        annotations[RENDER_HASH_ANNOTATION] = render[0]
-        body["data"] = {LAST_GOOD_KEY: render[1]}
+        body["data"] = {RENDER_HASH_KEY: base64.b64encode(render[0].encode("ascii")).decode("ascii")}
+        if render[1] is not None:
+            body["data"][LAST_GOOD_KEY] = render[1]
     return body
 
 
 def parent_is_current(live: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
-    """True when applying `wanted` would not change the live parent (no write needed)."""
+    """True when applying `wanted` would not change the live parent (no write needed).
+
+    The stored render is compared by its digest, never by its compressed bytes
+    (another zlib may compress the same render differently).
+    """
     if live is None:
         return False
     live_meta, wanted_meta = live.get("metadata", {}), wanted["metadata"]
     live_annotations = live_meta.get("annotations") or {}
     live_labels = live_meta.get("labels") or {}
+    live_data, wanted_data = live.get("data") or {}, wanted.get("data") or {}
     return (
         all(live_annotations.get(k) == v for k, v in wanted_meta["annotations"].items())
+        and _LEGACY_RENDER_HASH_ANNOTATION not in live_annotations
         and all(live_labels.get(k) == v for k, v in wanted_meta["labels"].items())
-        and all((live.get("data") or {}).get(k) == v for k, v in (wanted.get("data") or {}).items())
+        and live_data.get(RENDER_HASH_KEY) == wanted_data.get(RENDER_HASH_KEY)
+        and (LAST_GOOD_KEY in live_data) == (LAST_GOOD_KEY in wanted_data)
     )
+
+
+# Where 0.1.0 kept the render's hash, visible to --diff: a parent that still has
+# it is written once more, and server-side apply removes it.
+_LEGACY_RENDER_HASH_ANNOTATION = "orchestrator.k3s/render-sha256"
 
 
 @dataclass

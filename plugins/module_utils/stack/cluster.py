@@ -19,7 +19,7 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions 
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import describe
 
 try:
-    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+    from kubernetes.dynamic.exceptions import ConflictError, DynamicApiError, NotFoundError, ResourceNotFoundError
     from urllib3.exceptions import HTTPError
 except ImportError:
     pass  # AnsibleK8SModule reports the missing kubernetes library before any Cluster exists
@@ -53,9 +53,9 @@ _POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """One pool for the life of the process: starting threads for every batch costs more than a round trip.
+    """One pool for the module process (all its stacks): starting threads per batch costs more than a round trip.
 
-    Tasks never submit tasks, so runs sharing it (the warm worker's) only queue, never deadlock.
+    Its threads end with the process; calls never submit calls, so batches only queue, never deadlock.
     """
     with _POOL_LOCK:
         if not _POOL:
@@ -172,14 +172,14 @@ class Cluster:
         except (DynamicApiError, HTTPError, OSError) as error:
             raise api_failure(error, body, "reading") from None
 
-    def apply(self, body: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, body: dict[str, Any], field_manager: str | None = None) -> dict[str, Any]:
         resource = self.resource(body["apiVersion"], body["kind"])
         try:
             return self._dynamic.server_side_apply(
                 resource,
                 body=body,
                 namespace=body["metadata"].get("namespace") if resource.namespaced else None,
-                field_manager=self.field_manager,
+                field_manager=field_manager or self.field_manager,
                 force_conflicts=self.force_conflicts,
                 dry_run=DRY_RUN_ALL if self.dry_run else None,
                 serializer=_plain,
@@ -188,20 +188,32 @@ class Cluster:
             raise api_failure(error, body, "applying") from None
 
     def delete(self, body: dict[str, Any]) -> bool:
-        """Delete in the background (the garbage collector removes pods); False when already gone."""
+        """Delete in the background (the garbage collector removes pods); False when already gone.
+
+        `body` is the object as listed: the delete carries its UID as a
+        precondition, so an object deleted and made anew by someone else since
+        (same name, another UID) is left alone, and also reported False.
+        """
         resource = self.resource(body["apiVersion"], body["kind"])
         metadata = body["metadata"]
+        options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        if metadata.get("uid"):
+            options["preconditions"] = {"uid": metadata["uid"]}
         try:
             self._dynamic.delete(
                 resource,
                 name=metadata["name"],
                 namespace=metadata.get("namespace") if resource.namespaced else None,
-                propagation_policy="Background",
+                body=options,
                 dry_run=DRY_RUN_ALL if self.dry_run else None,
                 serializer=_plain,
             )
         except NotFoundError:
             return False
+        except ConflictError as error:
+            if "precondition" in str(getattr(error, "body", "")).lower():
+                return False
+            raise api_failure(error, body, "deleting") from None
         except (DynamicApiError, HTTPError, OSError) as error:
             raise api_failure(error, body, "deleting") from None
         return True

@@ -66,6 +66,10 @@ class Manifest:
         return f"{self.source}: {self.describe()}"
 
 
+# Workloads whose replica count an HorizontalPodAutoscaler may own (those with a scale subresource that a stack
+# renders): the one definition the validation rules and the apply both use.
+SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
+
 # Kinds that live outside any namespace. A stack owns one namespace, so its
 # templates may not render these (validate.py says so); render.py leaves their
 # metadata.namespace alone.

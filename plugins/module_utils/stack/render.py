@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.cache import cache_dir
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions import RenderError
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import (
     CLUSTER_SCOPED_KINDS,
@@ -100,9 +99,8 @@ def _to_json(value: Any) -> str:
 def make_environment(src: Path) -> jinja2.Environment:
     # The stack folder first, then its parent, so stacks can share helpers
     # (``{% import "_lib/pod.j2" as pod %}``) kept next to them.
-    bytecode_folder = cache_dir("jinja-bytecode")
+    # No bytecode cache on disk: nothing of one task is kept for the next.
     environment = jinja2.Environment(
-        bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode_folder)) if bytecode_folder else None,
         loader=jinja2.FileSystemLoader([str(src), str(src.parent)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

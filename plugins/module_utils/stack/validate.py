@@ -30,6 +30,7 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions 
 )
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.manifest import (
     CLUSTER_SCOPED_KINDS,
+    SCALABLE_KINDS,
     Manifest,
     ObjectKey,
 )
@@ -40,6 +41,10 @@ _SCHEMA_LIBS = ("jsonschema", "kubernetes_validate", "referencing")
 _MISSING = [name for name in _SCHEMA_LIBS if importlib.util.find_spec(name) is None]
 HAS_SCHEMA_LIBS = not _MISSING
 SCHEMA_IMPORT_ERROR = f"cannot import {', '.join(_MISSING)}" if _MISSING else None
+
+# Bump when the rules below change: a render applied under older rules is then
+# validated again even though it did not change (runner: the fast path).
+RULES_REVISION = "2"
 
 # A Secret value leaks when a ConfigMap value or a container literal equals it,
 # or contains it once it is long enough to be a password rather than a word
@@ -61,7 +66,6 @@ POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 # Containers of these run until stopped, so they need probes; a Job's do not.
 LONG_RUNNING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod"})
-SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
 
 
 def field_path(parts: Iterable[Any]) -> str:

@@ -55,11 +55,13 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def deployment_rollout(obj: dict[str, Any]) -> Rollout:
     status = obj.get("status") or {}
+    # The generation first, as kubectl rollout status does: until the controller
+    # has seen the new spec, a ProgressDeadlineExceeded is the earlier rollout's.
+    if not _generation_seen(obj):
+        return Rollout(False, "the controller has not seen the new spec yet")
     progressing = _condition(obj, "Progressing")
     if progressing.get("reason") == "ProgressDeadlineExceeded":
         return Rollout(False, f"ProgressDeadlineExceeded: {progressing.get('message', '')}".rstrip(": "), True)
-    if not _generation_seen(obj):
-        return Rollout(False, "the controller has not seen the new spec yet")
     wanted = obj.get("spec", {}).get("replicas", 1)
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)
@@ -220,14 +222,23 @@ class Waiter:
                 live[(kind, item["metadata"]["name"])] = item
         return live
 
-    def wait(self, workloads: list[dict[str, Any]], timeout: float) -> list[str]:
-        """Return a line per workload once all are ready; raise WaitError otherwise."""
+    def wait(
+        self, workloads: list[dict[str, Any]], timeout: float, listed: dict[tuple[str, str], dict[str, Any]] | None = None
+    ) -> list[str]:
+        """Return a line per workload once all are ready; raise WaitError otherwise.
+
+        `listed`: the workloads as just read (kind, name -> object), used for
+        the first poll, so a stack with nothing to do waits without a request.
+        """
         wanted = {(w["kind"], w["metadata"]["name"]): w for w in workloads if w.get("kind") in ROLLOUTS}
         if not wanted:
             return []
         start = self.clock()
         while True:
-            live = self._live(wanted)
+            if listed is not None and all(key in listed for key in wanted):
+                live, listed = listed, None
+            else:
+                live = self._live(wanted)
             pending = {}
             for key, workload in wanted.items():
                 rollout = ROLLOUTS[key[0]](live[key]) if key in live else Rollout(False, "not found")
