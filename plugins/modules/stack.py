@@ -42,7 +42,8 @@ description:
     (C(ownerReferences)) are never taken.
   - Owns the namespace only as far as creating it with its labels (Pod Security C(restricted) by default). The
     labels of an existing namespace are changed only when O(namespace_labels) is given, and only after the
-    ownership checks. The namespace is not a member of the set (several stacks share one namespace), so neither pruning nor
+    ownership checks. The namespace is not a member of the set (several stacks share one namespace), so neither
+    pruning nor
     O(state=absent) ever deletes it.
   - Waits for all workloads at once with one timeout (Deployment, StatefulSet including partitioned and OnDelete
     updates, DaemonSet, Job), fails fast when waiting cannot help (ProgressDeadlineExceeded, a failed Job, an
@@ -185,7 +186,8 @@ options:
     description:
       - Render only, to this folder, and talk to no cluster. The plain manifests are written one
         C(<component>.yaml) per component. With O(stacks), one sub-folder per stack (C(<dest>/<namespace>/<name>)).
-      - A relative path is relative to the working directory of the module, as for every module. Files of components no longer rendered are removed
+      - A relative path is relative to the working directory of the module, as for every module.
+      - Files of components no longer rendered are removed
         (only files this module wrote).
       - The files hold the stack's Secrets; they are written with mode C(0600). Keep the folder out of version
         control.
@@ -284,13 +286,19 @@ EXAMPLES = r"""
     secrets: "{{ stacks_secrets.dev }}"
     dest: .orchestrator/manifests/dev/vote
 
-- name: Deploy both stacks into dev and prod in one task (one process, one client)
+- name: Deploy several stacks in one task (one process, one client)
   orchestrator.k3s.stack:
     stacks:
-      - {name: vote, namespace: dev, src: stacks/vote, values: "{{ stacks_values.dev }}", secrets: "{{ stacks_secrets.dev.vote }}"}
-      - {name: crud, namespace: dev, src: stacks/crud, values: "{{ stacks_values.dev }}", secrets: "{{ stacks_secrets.dev.crud }}"}
-      - {name: vote, namespace: prod, src: stacks/vote, values: "{{ stacks_values.prod }}", secrets: "{{ stacks_secrets.prod.vote }}"}
-      - {name: crud, namespace: prod, src: stacks/crud, values: "{{ stacks_values.prod }}", secrets: "{{ stacks_secrets.prod.crud }}"}
+      - name: vote
+        namespace: dev
+        src: stacks/vote
+        values: "{{ stacks_values.dev }}"
+        secrets: "{{ stacks_secrets.dev.vote }}"
+      - name: crud
+        namespace: prod
+        src: stacks/crud
+        values: "{{ stacks_values.prod }}"
+        secrets: "{{ stacks_secrets.prod.crud }}"
     wait_timeout: 600
 
 - name: Deploy without the worker (its objects are pruned)

@@ -15,6 +15,7 @@ from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.apply impor
     drop_autoscaled_replicas,
     is_subset,
     is_unchanged,
+    replicas_handover,
     string_data_as_data,
 )
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.applyset import PART_OF_LABEL
@@ -158,3 +159,40 @@ def test_drift_by_hand_is_seen_although_the_hash_matches() -> None:
     live = live_copy(body)
     live["data"]["a"] = "edited with kubectl"
     assert not is_unchanged(body, live)
+
+
+def secret(password: str) -> Manifest:
+    return Manifest("db", "db.yaml.j2", {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                                         "stringData": {"password": password}})  # fmt: skip
+
+
+def test_a_secrets_hash_annotation_says_nothing_about_its_values() -> None:
+    """2g: the annotation is shown by --diff; an unsalted hash of a password would let anyone test guesses."""
+    one, two = desired_body(secret("first-value"), "set"), desired_body(secret("second-value"), "set")
+    assert one["metadata"]["annotations"][HASH_ANNOTATION] == two["metadata"]["annotations"][HASH_ANNOTATION]
+    assert one["data"] != two["data"]
+    assert not is_unchanged(two, one)  # a changed value is still applied: the values are compared one by one
+
+
+def live_workload(managers: list[dict[str, Any]], replicas: int = 3) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "dev", "managedFields": managers},
+            "spec": {"replicas": replicas}}  # fmt: skip
+
+
+OURS_WITH_REPLICAS = {"manager": "orchestrator.k3s.stack", "operation": "Apply",
+                      "fieldsV1": {"f:spec": {"f:replicas": {}, "f:template": {}}}}  # fmt: skip
+
+
+def test_replicas_are_handed_over_only_when_the_module_owned_them_and_stops_setting_them() -> None:
+    """2b: SSA deletes a field its only manager drops; a hand-over apply keeps it at the live value."""
+    without = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {}}
+    handover = replicas_handover(without, live_workload([OURS_WITH_REPLICAS], 3), "orchestrator.k3s.stack")
+    assert handover == {"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": "web", "namespace": "dev"}, "spec": {"replicas": 3}}  # fmt: skip
+    still_set = {**without, "spec": {"replicas": 2}}
+    assert replicas_handover(still_set, live_workload([OURS_WITH_REPLICAS]), "orchestrator.k3s.stack") is None
+    hpa_owned = {"manager": "kube-controller-manager", "operation": "Update",
+                 "fieldsV1": {"f:spec": {"f:replicas": {}}}}  # fmt: skip
+    assert replicas_handover(without, live_workload([hpa_owned]), "orchestrator.k3s.stack") is None
+    assert replicas_handover(without, None, "orchestrator.k3s.stack") is None

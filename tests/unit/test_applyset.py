@@ -120,7 +120,7 @@ def controlled(body: dict[str, Any]) -> dict[str, Any]:
     [
         (None, False, None),
         (member("ConfigMap", "mine"), False, None),
-        (member("ConfigMap", "handmade", owner=None), False, "exists and is not a member of this stack; set adopt=true"),
+        (member("ConfigMap", "handmade", owner=None), False, "is not a member of this stack; set adopt=true"),
         (member("ConfigMap", "handmade", owner=None), True, None),
         (member("ConfigMap", "theirs", owner="applyset-other-v1"), True, "already belongs to another ApplySet"),
         (controlled(member("Pod", "web-5d9c7-x", owner=None)), True, "is controlled by ReplicaSet web-5d9c7"),

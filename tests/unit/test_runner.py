@@ -560,7 +560,8 @@ def test_a_render_too_big_to_keep_is_applied_with_a_warning_and_no_copy(stack: P
 
     cluster = FakeCluster()
     noise = base64.b64encode(os.urandom(600 * 1024)).decode("ascii")
-    (stack / "big.yaml.j2").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{k: {noise}}}\n")
+    big = f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: big}}\ndata: {{k: {noise}}}\n"
+    (stack / "big.yaml.j2").write_text(big)
     module = FakeModule(stack)
     outcome = execute(module, connect=lambda *_args: cluster)
     assert outcome["failure"] is None
@@ -595,12 +596,13 @@ def test_several_stacks_share_one_client_and_a_bad_one_stops_all_before_any_writ
         connects.append(args)
         return cluster
 
-    stacks = [
-        {"name": "one", "namespace": "dev", "src": str(stack), "values": {"greeting": "a", "tag": "1"},
-         "secrets": {"db_password": "placeholder-one"}, "components": None, "state": "present"},  # pragma: allowlist secret
-        {"name": "two", "namespace": "prod", "src": str(stack), "values": {"greeting": "b", "tag": "1"},
-         "secrets": {"db_password": "placeholder-two"}, "components": None, "state": "present"},  # pragma: allowlist secret
-    ]  # fmt: skip
+    def item(name: str, namespace: str, greeting: str) -> dict[str, Any]:
+        values = {"greeting": greeting, "tag": "1"}
+        secrets = {"db_password": f"placeholder-{name}"}  # pragma: allowlist secret (placeholder)
+        return {"name": name, "namespace": namespace, "src": str(stack), "values": values, "secrets": secrets,
+                "components": None, "state": "present"}  # fmt: skip
+
+    stacks = [item("one", "dev", "a"), item("two", "prod", "b")]
     module = FakeModule(None, name=None, namespace=None, values=None, secrets=None, stacks=stacks)
     outcome = execute(module, connect=connect)
     assert outcome["failure"] is None, outcome["failure"]

@@ -316,3 +316,20 @@ def test_kinds_without_rollout_are_not_waited_for() -> None:
     cluster = FakeCluster([[]])
     assert waiter(cluster, Clock()).wait([{"kind": "ConfigMap", "metadata": {"name": "a"}}], timeout=1) == []
     assert cluster.calls == []
+
+
+def test_a_stale_progress_deadline_does_not_fail_a_new_rollout() -> None:
+    """2a: generation before condition, as kubectl rollout status: the controller has not seen the new spec yet."""
+    stale = {
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "dev", "generation": 4},
+        "spec": {"replicas": 2},
+        "status": {
+            "observedGeneration": 3,
+            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}],
+        },
+    }
+    rollout = deployment_rollout(stale)
+    assert not rollout.ready and not rollout.failed
+    seen = {**stale, "status": {**stale["status"], "observedGeneration": 4}}
+    assert deployment_rollout(seen).failed

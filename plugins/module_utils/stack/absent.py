@@ -44,8 +44,12 @@ def wait_gone(run: StackRun, cluster: Cluster, bodies: list[dict[str, Any]]) -> 
             raise WaitError(
                 "still present after the wait timeout: " + ", ".join(describe(b) for b in remaining),
                 not_ready=[
-                    {"kind": b["kind"], "name": b["metadata"]["name"], "namespace": run.namespace,
-                     "reason": "still terminating"}
+                    {
+                        "kind": b["kind"],
+                        "name": b["metadata"]["name"],
+                        "namespace": run.namespace,
+                        "reason": "still terminating",
+                    }
                     for b in remaining
                 ],
             )

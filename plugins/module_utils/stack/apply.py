@@ -90,7 +90,9 @@ def owns_replicas(live: dict[str, Any] | None, field_manager: str) -> bool:
     return False
 
 
-def replicas_handover(desired: dict[str, Any], live: dict[str, Any] | None, field_manager: str) -> dict[str, Any] | None:
+def replicas_handover(
+    desired: dict[str, Any], live: dict[str, Any] | None, field_manager: str
+) -> dict[str, Any] | None:
     """The apply that keeps spec.replicas at its live value when the module stops setting it.
 
     Without it, server-side apply deletes a field its only manager no longer
@@ -176,7 +178,7 @@ def is_subset(desired: Any, live: Any) -> bool:
         if not isinstance(live, list):
             return _empty(desired) and _empty(live)
         if len(desired) == len(live):
-            return all(is_subset(d, item) for d, item in zip(desired, live))
+            return all(is_subset(d, item) for d, item in zip(desired, live))  # noqa: B905 - equal lengths checked above; strict= needs 3.10
         if any(not isinstance(d, dict) for d in desired):
             return False
         # Another manager added items to a merged list (an env var, a port): ours must all be there.

@@ -123,7 +123,9 @@ def adoption_problem(live: dict[str, Any] | None, set_id: str, adopt: bool) -> s
     if owner == set_id:
         return None
     if owner:
-        return f"{describe(live)} already belongs to another ApplySet ({owner}); two stacks cannot render the same object"
+        return (
+            f"{describe(live)} already belongs to another ApplySet ({owner}); two stacks cannot render the same object"
+        )
     controllers = [r for r in metadata.get("ownerReferences") or [] if r.get("controller")]
     if controllers:
         ref = controllers[0]

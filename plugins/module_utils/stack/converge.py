@@ -253,7 +253,7 @@ def apply_group(
         return cluster.apply(body)
 
     outcomes = concurrently(write, todo)
-    for (manifest, body, current), (applied, error) in zip(todo, outcomes):
+    for (manifest, body, current), (applied, error) in zip(todo, outcomes):  # noqa: B905 - one outcome per item; strict= needs 3.10
         if error is None:
             action = "created" if current is None else "configured"
             run.record(body, action, manifest.component, before=current, after=applied)

@@ -223,7 +223,10 @@ class Waiter:
         return live
 
     def wait(
-        self, workloads: list[dict[str, Any]], timeout: float, listed: dict[tuple[str, str], dict[str, Any]] | None = None
+        self,
+        workloads: list[dict[str, Any]],
+        timeout: float,
+        listed: dict[tuple[str, str], dict[str, Any]] | None = None,
     ) -> list[str]:
         """Return a line per workload once all are ready; raise WaitError otherwise.
 
