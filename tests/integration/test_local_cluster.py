@@ -62,10 +62,14 @@ spec:
         return dep["status"].get("availableReplicas") == 3
 
     _wait_for(available)
-    _wait_for(lambda: cluster.kubectl("get", "pvc", "data", "-n", "harness-ok",
-                                      "-o", "jsonpath={.status.phase}") == "Bound")
-    nodes = set(cluster.kubectl("get", "pods", "-n", "harness-ok", "-l", "app=web",
-                                "-o", "jsonpath={.items[*].spec.nodeName}").split())
+    _wait_for(
+        lambda: cluster.kubectl("get", "pvc", "data", "-n", "harness-ok", "-o", "jsonpath={.status.phase}") == "Bound"
+    )
+    nodes = set(
+        cluster.kubectl(
+            "get", "pods", "-n", "harness-ok", "-l", "app=web", "-o", "jsonpath={.items[*].spec.nodeName}"
+        ).split()
+    )
     assert len(nodes) == 3, "the real scheduler must honour the spread constraint over the simulated nodes"
 
 
@@ -78,8 +82,16 @@ metadata: {name: broken, namespace: harness-bad}
 spec:
   containers: [{name: app, image: "registry.invalid/app:does-not-exist"}]
 """)
-    reason = _wait_for(lambda: cluster.kubectl(
-        "get", "pod", "broken", "-n", "harness-bad",
-        "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"))
+    reason = _wait_for(
+        lambda: cluster.kubectl(
+            "get",
+            "pod",
+            "broken",
+            "-n",
+            "harness-bad",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].state.waiting.reason}",
+        )
+    )
     assert reason == "ErrImagePull"
     assert cluster.kubectl("get", "pod", "broken", "-n", "harness-bad", "-o", "jsonpath={.status.phase}") == "Pending"
