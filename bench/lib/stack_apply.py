@@ -12,8 +12,10 @@ Ansible executes it: what the module itself costs) and the task duration Ansible
 records (adds the controller's per-task overhead, the same for every module: shown
 with ansible.builtin.ping). kubectl is one process for both stacks. Every tool's "first
 apply" runs into its namespace after the stacks' objects were deleted and their pods
-are gone (median of five). The module runs in its warm worker, as it does by default;
-the no-op of one stack with the worker not yet running is printed too.
+are gone (median of five). The module deploys both stacks in one task (`stacks:`), as
+playbooks/stacks.yml does; kubernetes.core.k8s needs one task per stack. Targets: the
+module's no-op at least 4x faster than kubernetes.core.k8s's and under 2 s; its first apply
+no slower than kubectl's. A missed target prints a profile of one module process.
 """
 
 from __future__ import annotations
@@ -35,9 +37,6 @@ sys.path.insert(0, str(REPO))
 
 sys.path.insert(0, str(REPO / ".collections"))
 
-from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.worker_client import (  # noqa: E402
-    stop_workers,
-)
 from tests.integration.stack_runs import values_for  # noqa: E402 - after the repo is on sys.path
 from tests.support.apiserver import KUBECTL, LocalCluster  # noqa: E402
 from tests.unit.conftest import PLACEHOLDER_SECRETS, STACK_NAMES, STACKS  # noqa: E402
@@ -63,16 +62,18 @@ RESTRICTED = {
 }
 
 STACK_TASK = """
-    - name: Apply {stack}
+    - name: Apply both stacks in one task
       orchestrator.k3s.stack:
-        name: {stack}
-        namespace: {namespace}
-        src: {src}
-        values: "{{{{ values }}}}"
-        secrets: "{{{{ secrets['{stack}'] }}}}"
-        kubeconfig: {kubeconfig}
+        stacks:{items}        kubeconfig: {kubeconfig}
         wait: {wait}
 {dest}"""
+STACK_ITEM = """
+          - name: {stack}
+            namespace: {namespace}
+            src: {src}
+            values: "{{{{ values }}}}"
+            secrets: "{{{{ secrets['{stack}'] }}}}"
+"""
 K8S_TASK = """
     - name: Apply {stack}
       kubernetes.core.k8s:
@@ -157,17 +158,27 @@ def run_payloads(payloads: list[Path], expect_changed: bool | None = None, repor
     return time.monotonic() - started
 
 
+def profile_payload(payload: Path, lines: int = 30) -> str:
+    """cProfile of one module process (cumulative time): what a missed target is reported with."""
+    process = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-s", "cumulative", str(payload)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    text = process.stdout
+    start = text.find("   Ordered by")
+    return "\n".join(text[start:].splitlines()[: lines + 4]) if start >= 0 else text[-3000:]
+
+
 def stack_tasks(cluster: LocalCluster, namespace: str, wait: bool, dest: Path | None = None) -> str:
-    return "".join(
-        STACK_TASK.format(
-            stack=stack,
-            namespace=namespace,
-            src=STACKS / stack,
-            kubeconfig=cluster.kubeconfig,
-            wait=str(wait).lower(),
-            dest=f"        dest: {dest / stack}\n" if dest else "",
-        )
-        for stack in STACK_NAMES
+    items = "".join(STACK_ITEM.format(stack=s, namespace=namespace, src=STACKS / s) for s in STACK_NAMES)
+    return STACK_TASK.format(
+        items=items,
+        kubeconfig=cluster.kubeconfig,
+        wait=str(wait).lower(),
+        dest=f"        dest: {dest}\n" if dest else "",
     )
 
 
@@ -180,7 +191,8 @@ def render(cluster: LocalCluster, workdir: Path, tool: str) -> Path:
     dest = workdir / f"manifests-{tool}"
     run_playbook(workdir, stack_tasks(cluster, TOOLS[tool][0], wait=False, dest=dest), stack_extra(tool))
     for stack in STACK_NAMES:
-        parts = sorted((dest / stack).glob("*.yaml"))
+        # With stacks:, dest holds <namespace>/<stack>/<component>.yaml.
+        parts = sorted((dest / TOOLS[tool][0] / stack).glob("*.yaml"))
         (dest / f"{stack}.yaml").write_text("\n---\n".join(p.read_text() for p in parts))
     return dest
 
@@ -327,13 +339,8 @@ def main() -> int:
             workdir, stack_tasks(cluster, namespace, wait=True), stack_extra("stack"), keep="remote-wait"
         )
         waited = statistics.median(run_payloads(wait_payloads, False) for _run in range(NOOP_RUNS))
-        # What the first stack task of a playbook pays: the worker is started by the run.
-        cold = []
-        for _run in range(NOOP_RUNS):
-            stop_workers()
-            cold.append(run_payloads(wait_payloads[:1], False))
-        cold_noop = statistics.median(cold)
         objects = len(json.loads(cluster.kubectl("get", MEMBER_KINDS, "-n", namespace, "-o", "json"))["items"])
+        profile = profile_payload(wait_payloads[0])
 
         dest = render(cluster, workdir, "k8s")
         k8s_tasks = "".join(
@@ -362,9 +369,9 @@ def main() -> int:
             cells.append(f"{r[phase]:>10.2f} s{task:>12}")
         print(f"{tool:24}" + "".join(cells))
     print(f"{'orchestrator.k3s.stack, no-op with wait':48}{waited:>10.2f} s")
-    print(f"{'  one stack, warm worker not yet running':48}{cold_noop:>10.2f} s   (first stack task of a playbook)")
     print(
-        "module: the module processes (one per stack) run as Ansible runs them; kubectl --server-side: one"
+        "module: the module processes (one for both stacks; k8s: one per stack) run as Ansible runs them;"
+        " kubectl --server-side: one"
         " process for both stacks, apply only; kubectl, ApplySet+prune: the module's job (one ApplySet per stack,"
         " pruned), one process per stack; ansible: task durations Ansible records"
     )
@@ -375,11 +382,11 @@ def main() -> int:
         for t in ("orchestrator.k3s.stack", "kubernetes.core.k8s", "kubectl --server-side", "kubectl, ApplySet+prune")
     )
     verdicts = [
-        ("no-op re-apply of both stacks < 1.0 s", ours["noop"] < 1.0, f"{ours['noop']:.2f} s"),
-        ("  per stack (one module process)", ours["noop"] / 2 < 1.0, f"{ours['noop'] / 2:.2f} s"),
+        ("no-op re-apply of both stacks < 2.0 s", ours["noop"] < 2.0, f"{ours['noop']:.2f} s"),
+        ("  as an Ansible task < 2.0 s", ours["noop_task"] < 2.0, f"{ours['noop_task']:.2f} s"),
         (
-            "no-op >= 3x faster than kubernetes.core.k8s",
-            k8s["noop"] >= 3 * ours["noop"],
+            "no-op >= 4x faster than kubernetes.core.k8s",
+            k8s["noop"] >= 4 * ours["noop"],
             f"{k8s['noop'] / ours['noop']:.1f}x",
         ),
         (
@@ -396,6 +403,8 @@ def main() -> int:
     print("\ntargets (module processes)")
     for label, met, value in verdicts:
         print(f"  {label:46} {value:>22}   {'met' if met else 'MISSED'}")
+    if not all(met for _label, met, _value in verdicts):
+        print("\na target was missed; where a no-op module process spends its time:\n" + profile)
     return 0
 
 
