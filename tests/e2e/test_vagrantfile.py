@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,49 @@ def test_machines_follow_the_settings_like_the_inventory(tmp_path: Path) -> None
     assert inventory_hosts(overridden) == ["lab-master", "lab-worker1"]
 
 
+def test_provisioner_runs_once_over_every_machine_and_the_controller() -> None:
+    text = (REPO / "Vagrantfile").read_text()
+    # `all` alone skips the `hosts: localhost` plays; parallel boots race the provisioner.
+    assert "ansible.limit = %w[all localhost]" in text
+    assert 'ENV["VAGRANT_NO_PARALLEL"] = "yes"' in text
+
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def connection_vars(dotfile: Path) -> dict[str, str]:
+    """orchestrator_provider and the master's connection, as a plain `ansible` run on hosts.yml sees them."""
+    msg = "{{ orchestrator_provider }}|{{ ansible_connection }}|{{ ansible_user }}|{{ ansible_ssh_private_key_file }}"
+    result = subprocess.run(
+        [str(VENV_BIN / "ansible"), "-i", "inventory/hosts.yml", "orch-master", "-m", "ansible.builtin.debug",
+         "-a", json.dumps({"msg": msg})],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+        | {"VAGRANT_DOTFILE_PATH": str(dotfile), "ANSIBLE_STDOUT_CALLBACK": "json"}
+        | {"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    provider, connection, user, key = json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["orch-master"][
+        "msg"
+    ].split("|")
+    return {"provider": provider, "connection": connection, "user": user, "key": key}
+
+
+@pytest.mark.parametrize("vagrant_provider", ["virtualbox", "libvirt", "docker"])
+def test_plain_playbook_run_after_vagrant_up_uses_the_vagrant_connection(vagrant_provider: str, tmp_path: Path) -> None:
+    # Before `vagrant up`: the node containers of roles/docker_nodes, by docker exec.
+    assert connection_vars(tmp_path) == {"provider": "docker", "connection": "community.docker.docker", "user": "root",
+                                         "key": ""}  # fmt: skip
+    # What `vagrant up` leaves for the master: its machine id and generated key.
+    machine = tmp_path / "machines" / "orch-master" / vagrant_provider
+    machine.mkdir(parents=True)
+    (machine / "id").write_text("0123")
+    (machine / "private_key").write_text("not a key\n")
+    assert connection_vars(tmp_path) == {"provider": "vagrant", "connection": "ansible.builtin.ssh", "user": "vagrant",
+                                         "key": str(machine / "private_key")}  # fmt: skip
+
+
 def test_bad_worker_count_is_refused(tmp_path: Path) -> None:
     result = vagrant(
         "validate",
@@ -124,9 +169,44 @@ def test_docker_provider_boots_reachable_machines_and_destroy_removes_them(tmp_p
         "VAGRANT_DEFAULT_PROVIDER": "docker",
     }
     names = [f"{prefix}-master", f"{prefix}-worker1"]
+    # The provisioner's ansible-playbook: records what Vagrant runs it with,
+    # and which machines are up by then, and only lists the hosts of each play.
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    record = tmp_path / "provision.record"
+    (shim / "ansible-playbook").write_text(
+        "#!/bin/bash\nset -euo pipefail\n"
+        f'{{ printf \'arg %s\\n\' "$@"; echo "no_parallel ${{VAGRANT_NO_PARALLEL:-}}"\n'
+        f"  docker ps --filter label={LABEL}={prefix} --format 'running {{{{.Names}}}}'; }} > {record}\n"
+        f'exec {VENV_BIN / "ansible-playbook"} --list-hosts "$@"\n'
+    )
+    (shim / "ansible-playbook").chmod(0o755)
+    settings_up = settings | {"PATH": f"{shim}:{VENV_BIN}:{os.environ['PATH']}"}
+    dotfile = tmp_path / "dotfile"
     try:
-        up = vagrant("up", "--no-provision", cwd=REPO, dotfile=tmp_path, env=settings)
+        up = vagrant("up", cwd=REPO, dotfile=dotfile, env=settings_up)
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
+        recorded = record.read_text().splitlines()
+        # Once, after every machine is up, over all of them and the controller.
+        assert sorted(line.split()[1] for line in recorded if line.startswith("running ")) == names
+        assert "no_parallel yes" in recorded
+        assert "arg --limit=all,localhost" in recorded
+        assert f"arg --inventory-file={REPO}/inventory/machines.sh" in recorded
+        plays = re.findall(r"play #\d+ \((\S+)\):.*\n\s+pattern: .*\n\s+hosts \((\d+)\):", up.stdout)
+        localhost_plays = [int(count) for pattern, count in plays if pattern == "localhost"]
+        assert localhost_plays and all(count == 1 for count in localhost_plays), up.stdout[-3000:]
+        assert [int(count) for pattern, count in plays if pattern == "k3s_cluster"][0] == len(names)
+        # A plain Ansible run then reaches the machines over SSH, no -e orchestrator_provider.
+        ping = subprocess.run(
+            [str(VENV_BIN / "ansible"), "-i", "inventory/machines.sh", "k3s_cluster", "-m", "ansible.builtin.ping",
+             "-e", f"orchestrator_subnet={subnet}"],
+            cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+            env={k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+            | {k: v for k, v in settings.items() if k.startswith("ORCHESTRATOR_")}
+            | {"VAGRANT_DOTFILE_PATH": str(dotfile)},
+        )  # fmt: skip
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert ping.stdout.count("SUCCESS") == len(names), ping.stdout
         for index, name in enumerate(names):
             ssh = vagrant(
                 "ssh",
@@ -134,7 +214,7 @@ def test_docker_provider_boots_reachable_machines_and_destroy_removes_them(tmp_p
                 "-c",
                 "systemctl is-system-running; hostname; hostname -I; sudo -n true && echo sudo-ok",
                 cwd=REPO,
-                dotfile=tmp_path,
+                dotfile=dotfile,
                 env=settings,
             )
             state, hostname, addresses, sudo = ssh.stdout.split("\n")[:4]
@@ -142,7 +222,7 @@ def test_docker_provider_boots_reachable_machines_and_destroy_removes_them(tmp_p
             assert hostname.strip() == name
             assert subnet.rsplit(".", 1)[0] + f".{10 + index}" in addresses.split()
             assert sudo.strip() == "sudo-ok"
-        destroyed = vagrant("destroy", "--force", cwd=REPO, dotfile=tmp_path, env=settings)
+        destroyed = vagrant("destroy", "--force", cwd=REPO, dotfile=dotfile, env=settings)
         assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
         assert docker("ps", "-a", "--filter", f"label={LABEL}={prefix}", "--format", "{{.Names}}").stdout == ""
         assert not [v for v in docker("volume", "ls", "--format", "{{.Name}}").stdout.split() if v.startswith(prefix)]
