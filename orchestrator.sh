@@ -11,7 +11,8 @@ usage() {
 Usage: ./orchestrator.sh [--provider docker|virtualbox|libvirt] [-v] COMMAND [ARGS]
 
 Commands:
-  create                  bring up the master and workers, install k3s, deploy
+  create                  bring up the master and workers, install Kubernetes
+                          (k3s, or kubeadm where no k3s can be had), deploy
                           both stacks into dev and prod, check them
   start                   start stopped machines (data is kept)
   stop                    stop the machines (data is kept)
@@ -31,7 +32,9 @@ Options:
 
 Settings come from the environment, else from ./orchestrator.env (KEY=value
 lines, see orchestrator.env.example): ORCHESTRATOR_PREFIX (orch),
-ORCHESTRATOR_WORKERS (2), K3S_AIRGAP_DIR, ... (docs/platform.md).
+ORCHESTRATOR_WORKERS (2), ORCHESTRATOR_ENGINE (k3s or kubeadm; default: k3s
+when a release or K3S_AIRGAP_DIR can be had, else kubeadm), K3S_AIRGAP_DIR,
+KUBEADM_AIRGAP_DIR, ... (docs/platform.md).
 EOF
 }
 
@@ -60,6 +63,9 @@ WORKERS="${ORCHESTRATOR_WORKERS:-2}"
 VERBOSE="${ORCHESTRATOR_VERBOSE:-0}"
 STATE_DIR="${ORCHESTRATOR_ROOT}/.orchestrator"
 KUBECONFIG_FILE="${STATE_DIR}/kube/${PREFIX}.yaml"
+# The engine a cluster was created with; the inventory reads it too.
+ENGINE_FILE="${STATE_DIR}/${PREFIX}.engine"
+KUBEADM_VERSION="$(sed -n 's/^kubeadm_common_version: *//p' "${ORCHESTRATOR_ROOT}/inventory/group_vars/all/cluster.yml" | head -n 1)"
 LOG_DIR="${STATE_DIR}/logs"
 [[ "${PREFIX}" =~ ^[a-z][a-z0-9-]{0,30}$ ]] \
   || die "ORCHESTRATOR_PREFIX must be a lowercase name (letters, digits, '-'; got '${PREFIX}')"
@@ -241,14 +247,72 @@ nodes_destroy() {
   fi
 }
 
-# The cluster phase: first whether k3s can be had at all (one clear message
-# when it cannot), then the k3s roles.
+# -- cluster engine ------------------------------------------------------------
+
+# The k3s release the inventory asks for (its one definition, in group_vars).
+k3s_release_version() {
+  sed -n 's/^k3s_version: *//p' inventory/group_vars/all/cluster.yml | head -n 1
+}
+
+# url_answers URL: whether URL can be fetched from here (a HEAD, 10 s at most).
+url_answers() {
+  curl --silent --show-error --fail --location --head --max-time 10 --output /dev/null "$1" 2>/dev/null
+}
+
+# The engine of this cluster: asked for (ORCHESTRATOR_ENGINE), else the one it
+# was created with, else k3s where a k3s release or air-gap folder can be had,
+# else kubeadm. Printed on stdout; the reason for an automatic kubeadm on stderr.
+choose_engine() {
+  local requested="${ORCHESTRATOR_ENGINE:-}" version
+  case "${requested}" in
+    k3s | kubeadm) echo "${requested}"; return 0 ;;
+    "") ;;
+    *) die "unknown engine '${requested}' (ORCHESTRATOR_ENGINE: k3s or kubeadm)" ;;
+  esac
+  if [[ -s "${ENGINE_FILE}" ]]; then
+    cat "${ENGINE_FILE}"
+    return 0
+  fi
+  version="$(k3s_release_version)"
+  if [[ -n "${K3S_AIRGAP_DIR:-}" ]] \
+     || url_answers "https://github.com/k3s-io/k3s/releases/download/${version/+/%2B}/sha256sum-amd64.txt"; then
+    echo k3s
+  else
+    log engine "kubeadm: no k3s ${version} release can be downloaded from here and K3S_AIRGAP_DIR is not set" >&2
+    echo kubeadm
+  fi
+}
+
+# The kubeadm engine's binaries and images: KUBEADM_AIRGAP_DIR if given, else
+# the official downloads where they can be reached, else an air-gap folder
+# built here from source (toolchain/build-airgap.sh; cached, a no-op when built).
+kubeadm_release_source() {
+  if [[ -n "${KUBEADM_AIRGAP_DIR:-}" ]]; then
+    return 0
+  fi
+  if url_answers "https://dl.k8s.io/release/${KUBEADM_VERSION}/bin/linux/amd64/kubeadm.sha256"; then
+    log engine "kubeadm ${KUBEADM_VERSION}: official release downloads"
+    return 0
+  fi
+  toolchain/build-airgap.sh
+}
+
+# The cluster phase: for k3s first whether k3s can be had at all (one clear
+# message when it cannot), then the engine's roles.
 cluster_up() {
-  playbook playbooks/k3s-source.yml && playbook playbooks/cluster.yml
+  if [[ "${ENGINE}" == k3s ]]; then
+    playbook playbooks/k3s-source.yml
+  fi
+  playbook playbooks/cluster.yml
 }
 
 cmd_create() {
   run_phase prerequisites ensure_prerequisites
+  mkdir -p "${STATE_DIR}"
+  printf '%s\n' "${ENGINE}" > "${ENGINE_FILE}"
+  log engine "${ENGINE}"
+  # Before the nodes: node containers mount the air-gap folder when they are made.
+  [[ "${ENGINE}" != kubeadm ]] || run_phase release kubeadm_release_source
   # The node containers need their image; VMs boot Vagrant's box instead.
   [[ "${PROVIDER}" != docker ]] || run_phase build scripts/build-images.sh node
   run_phase nodes nodes_up
@@ -276,7 +340,7 @@ cmd_destroy() {
   run_phase nodes nodes_destroy
   # The cluster's generated state goes with it (not the secrets: a new
   # cluster of the same prefix reuses them).
-  rm -f "${KUBECONFIG_FILE}" "${STATE_DIR}/${PREFIX}.lock" "${LOG_DIR}/${PREFIX}"-*.log
+  rm -f "${KUBECONFIG_FILE}" "${ENGINE_FILE}" "${STATE_DIR}/${PREFIX}.lock" "${LOG_DIR}/${PREFIX}"-*.log
   echo "cluster destroyed"
 }
 
@@ -329,7 +393,7 @@ EOF
 }
 
 cmd_status() {
-  echo "provider: ${PROVIDER}, prefix: ${PREFIX}"
+  echo "provider: ${PROVIDER}, engine: ${ENGINE}, prefix: ${PREFIX}"
   echo "== machines"
   if [[ "${PROVIDER}" == docker ]]; then
     docker ps --all --filter "label=orchestrator.k3s.cluster=${PREFIX}" \
@@ -338,7 +402,7 @@ cmd_status() {
     vagrant_cmd status
   fi
   if [[ ! -f "${KUBECONFIG_FILE}" ]]; then
-    echo "(no kubeconfig yet: k3s is not installed)"
+    echo "(no kubeconfig yet: no cluster is installed)"
     return 0
   fi
   echo "== nodes"
@@ -388,6 +452,11 @@ main() {
   # with `docker exec`, Vagrant machines (VMs, or containers Vagrant made) by SSH.
   ANSIBLE_PROVIDER="$([[ "${PROVIDER}" == docker ]] && echo docker || echo vagrant)"
   export ORCHESTRATOR_PREFIX="${PREFIX}" ORCHESTRATOR_WORKERS="${WORKERS}" ORCHESTRATOR_PROVIDER="${PROVIDER}"
+  case "${command}" in
+    create) ENGINE="$(choose_engine)" ;;
+    *) ENGINE="$(ORCHESTRATOR_ENGINE="${ORCHESTRATOR_ENGINE:-$(cat "${ENGINE_FILE}" 2>/dev/null || echo k3s)}" choose_engine)" ;;
+  esac
+  export ORCHESTRATOR_ENGINE="${ENGINE}"
 
   case "${command}" in
     create | start | stop | destroy)
