@@ -4,10 +4,15 @@ import os
 
 wsgi_app = "vote_app:create_app()"
 bind = f"0.0.0.0:{os.environ.get('PORT', '80')}"
-# Sync workers: each vote is one short Redis round trip, so processes scale it
-# best (about 3,000 votes/s with 4 on two cores).  WEB_CONCURRENCY overrides.
+# Threaded workers: the NodePort exposes them to browsers directly, and a sync
+# worker is held for as long as one client takes to send its body, so a
+# handful of slow or stalled clients would stop every vote.  Each thread
+# still does one short Redis round trip per vote; bench/votes measures the
+# pipeline against a sync-worker ceiling in the same run.  WEB_CONCURRENCY
+# and VOTE_THREADS override.
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
-worker_class = "sync"
+worker_class = "gthread"
+threads = int(os.environ.get("VOTE_THREADS", "16"))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

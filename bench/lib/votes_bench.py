@@ -227,8 +227,8 @@ def main(description: str) -> int:
     logdir = Path(tempfile.mkdtemp(prefix="bench-votes-"))
     print(
         f"front door ceiling: plain Flask handler (cookie + RPUSH), gunicorn 4 sync workers; pipeline: vote app "
-        f"(gunicorn 4 sync) -> redis -> worker -> postgres; wrk -t{args.threads} -c{args.connections} "
-        f"{args.duration}s per run, each voter new"
+        f"(gunicorn 4 gthread workers, as shipped) -> redis -> worker -> postgres; "
+        f"wrk -t{args.threads} -c{args.connections} {args.duration}s per run, each voter new"
     )
     with (
         RedisServer() as redis_srv,

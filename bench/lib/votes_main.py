@@ -2,7 +2,8 @@
 
 1. Front door ceiling: a plain Flask handler (cookie + RPUSH) under gunicorn,
    4 sync workers, driven by wrk.
-2. End to end: the real vote app under gunicorn (4 sync workers) and the real
+2. End to end: the real vote app under gunicorn as shipped (4 threaded
+   workers, apps/vote/gunicorn.conf.py) and the real
    worker, on a real Redis and Postgres; wrk for --duration seconds, then the
    clock runs until every vote is a committed row.  Each request is a new
    voter, so "no loss" is exact: rows == RPUSHes Redis executed.

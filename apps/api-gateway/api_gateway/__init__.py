@@ -4,7 +4,7 @@ import logging
 
 import pika
 import requests
-from flask import Flask
+from flask import Flask, Response
 
 from api_gateway import billing, health, inventory_proxy, openapi
 from api_gateway.config import GatewaySettings
@@ -31,6 +31,13 @@ def rabbitmq_parameters(settings: GatewaySettings) -> pika.ConnectionParameters:
     )
 
 
+def _security_headers(response: Response) -> Response:
+    # JSON only: nothing to load, nothing to frame.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+    return response
+
+
 def create_app(settings: GatewaySettings | None = None) -> Flask:
     settings = settings or GatewaySettings.from_env()
     # pika logs each failed connection attempt as several ERRORs with a stack
@@ -45,6 +52,7 @@ def create_app(settings: GatewaySettings | None = None) -> Flask:
     app.extensions["inventory_session"] = requests.Session()
     app.extensions["billing_publisher"] = BillingPublisher(rabbitmq_parameters(settings), settings.rabbitmq_queue)
     register_error_handlers(app)
+    app.after_request(_security_headers)
     for blueprint in (inventory_proxy.bp, billing.bp, openapi.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

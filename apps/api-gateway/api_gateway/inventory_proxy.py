@@ -20,6 +20,9 @@ _NOT_FORWARDED = {
     "host",
     "content-length",
 }
+# Headers of inventory-app's answer that gunicorn sets again on ours: passed
+# along, they would be sent twice.
+_NOT_RETURNED = _NOT_FORWARDED | {"date", "server"}
 PROXIED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Connect fast to tell "down" from "slow"; a movie query never takes 30 s.
 _TIMEOUT = (3.0, 30.0)
@@ -61,4 +64,5 @@ def forward(subpath: str) -> Response | tuple[Response, int]:
         # decode_content=False keeps the body byte for byte, matching the
         # Content-Encoding header passed along with it.
         body = upstream.raw.read(decode_content=False)
-    return Response(body, status=upstream.status_code, headers=_forwardable(upstream.headers.items()))
+    headers = {name: value for name, value in upstream.headers.items() if name.lower() not in _NOT_RETURNED}
+    return Response(body, status=upstream.status_code, headers=headers)

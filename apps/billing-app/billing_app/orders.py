@@ -73,9 +73,16 @@ def message_id_of(raw: object) -> str:
     return raw
 
 
-def is_connection_error(exc: psycopg.Error) -> bool:
-    """An outage of the server or the link, as opposed to the data being refused."""
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+def is_data_error(exc: psycopg.Error) -> bool:
+    """billing-db refused the data itself (SQLSTATE classes 22 and 23: a value
+    it cannot hold, a constraint): the same orders would fail every retry.
+
+    Anything else is the state of the server, the link or the schema (down,
+    restarting, a table dropped under us): not the message's fault, so the
+    orders are held and retried on a fresh connection, which recreates the
+    tables.
+    """
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError))
 
 
 @dataclass(frozen=True)
@@ -149,10 +156,10 @@ class OrderStore:
                     stored += cursor.rowcount
                 return stored
         except psycopg.Error as exc:
-            if is_connection_error(exc):
-                self.close()
-                raise DatabaseUnavailableError(_first_line(exc)) from exc
-            raise OrderRefusedError(_first_line(exc)) from exc
+            if is_data_error(exc):
+                raise OrderRefusedError(_first_line(exc)) from exc
+            self.close()
+            raise DatabaseUnavailableError(_first_line(exc)) from exc
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

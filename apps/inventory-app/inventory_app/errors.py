@@ -4,6 +4,7 @@ import json
 
 from flask import Flask, Response, current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 
@@ -25,6 +26,13 @@ def _database_unavailable(exc: Exception) -> Response:
     return _json_error(503, "the movies database is unavailable, try again later")
 
 
+def _gone_meanwhile(exc: StaleDataError) -> Response:
+    # The row was there when read and gone when written: a DELETE committed
+    # in between (a PUT racing a DELETE).  For the client it is absent.
+    current_app.logger.info("movie deleted while being changed: %s", exc)
+    return _json_error(404, "movie not found (deleted meanwhile)")
+
+
 def _unexpected(exc: Exception) -> Response:
     current_app.logger.exception("unhandled error")
     return _json_error(500, "internal error")
@@ -34,4 +42,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
+    app.register_error_handler(StaleDataError, _gone_meanwhile)
     app.register_error_handler(Exception, _unexpected)

@@ -94,13 +94,13 @@ def delete_movies() -> Response:
     return jsonify(message="all movies deleted", deleted=deleted)
 
 
-@bp.get("/<int:movie_id>", strict_slashes=False)
+@bp.get("/<id:movie_id>", strict_slashes=False)
 def get_movie(movie_id: int) -> Response:
     with _database().transaction() as session:
         return jsonify(_get_movie(session, movie_id).to_dict())
 
 
-@bp.put("/<int:movie_id>", strict_slashes=False)
+@bp.put("/<id:movie_id>", strict_slashes=False)
 def update_movie(movie_id: int) -> Response:
     fields = _movie_fields(partial=True)
     with _database().transaction() as session:
@@ -112,7 +112,7 @@ def update_movie(movie_id: int) -> Response:
     return jsonify(updated)
 
 
-@bp.delete("/<int:movie_id>", strict_slashes=False)
+@bp.delete("/<id:movie_id>", strict_slashes=False)
 def delete_movie(movie_id: int) -> Response:
     with _database().transaction() as session:
         session.delete(_get_movie(session, movie_id))

@@ -16,4 +16,13 @@ function show({ a, b }) {
   document.getElementById('result').textContent = describe(total);
 }
 
-io().on('scores', show);
+// While the socket is down the numbers may be stale: say so, visibly.
+function connected(up) {
+  document.getElementById('connection').hidden = up;
+}
+
+const socket = io();
+socket.on('scores', show);
+socket.on('connect', () => connected(true));
+socket.on('disconnect', () => connected(false));
+socket.io.on('reconnect_attempt', () => connected(false));

@@ -64,18 +64,50 @@ test('/api/scores and /healthz while the database answers', async () => {
   assert.deepEqual(await res.json(), { status: 'ok', db: 'up', version: '9.9.9' });
 });
 
-test('/api/scores and /healthz are 503 while the database is down', async () => {
-  answer = new Error('ECONNREFUSED');
+test('/api/scores and /healthz are 503 while the database is down, /livez is 200', async () => {
+  answer = new Error('connect ECONNREFUSED 10.43.7.9:5432 for user "postgres"');
   await scoreboard.poll();
   let res = await fetch(`${base}/api/scores`);
   assert.equal(res.status, 503);
-  assert.equal((await res.json()).error, 'database unavailable');
+  const body = await res.text();
+  assert.deepEqual(JSON.parse(body), { error: 'database unavailable' });
+  assert.doesNotMatch(body, /10\.43|postgres|ECONNREFUSED/, 'no internal host or user name in an error body');
+  assert.equal((await fetch(`${base}/livez`)).status, 200);
   res = await fetch(`${base}/healthz`);
   assert.equal(res.status, 503);
   assert.equal((await res.json()).db, 'down');
   answer = { a: 2, b: 1 };
   await scoreboard.poll();
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
+});
+
+test('GET / carries the current counts in its HTML, for a reader without JavaScript', async () => {
+  answer = { a: 3, b: 1 };
+  await scoreboard.poll();
+  const html = await (await fetch(`${base}/`)).text();
+  assert.match(html, /id="percent-a">75\.0%</);
+  assert.match(html, /id="percent-b">25\.0%</);
+  assert.match(html, /id="result">4 votes</);
+  assert.match(html, /id="connection" role="status" hidden>/);
+});
+
+test('renderPage before the first count says it is waiting, not "no votes"', () => {
+  assert.match(renderPage({ optionA: 'A', optionB: 'B' }, null), /Waiting for the first count/);
+  assert.match(renderPage({ optionA: 'A', optionB: 'B' }, { a: 0, b: 0 }), /No votes yet/);
+  assert.match(renderPage({ optionA: 'A', optionB: 'B' }, { a: 1, b: 0 }), />1 vote</);
+});
+
+test('a wrong method is 405 with Allow', async () => {
+  for (const path of ['/', '/api/scores', '/healthz', '/livez']) {
+    const res = await fetch(`${base}${path}`, { method: 'POST' });
+    assert.equal(res.status, 405, path);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD');
+  }
+});
+
+test('CSP forbids framing by another site', async () => {
+  const res = await fetch(`${base}/`);
+  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'; frame-ancestors 'none'");
 });
 
 test('unknown paths are a plain 404', async () => {

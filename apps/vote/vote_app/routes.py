@@ -13,6 +13,7 @@ from flask import (
     Response,
     current_app,
     jsonify,
+    redirect,
     render_template,
     request,
 )
@@ -60,7 +61,9 @@ def _ballot(choice: str | None, status: int = 200, error: str | None = None) -> 
             "index.html",
             option_a=cfg["OPTION_A"],
             option_b=cfg["OPTION_B"],
-            hostname=cfg["HOSTNAME"],
+            # The ballot names the container that served it (the spec's page);
+            # an error page names no internal host.
+            hostname=None if error else cfg["HOSTNAME"],
             choice=choice,
             error=error,
         )
@@ -99,15 +102,24 @@ def cast_vote() -> Response:
         response = _ballot(None, 503, REDIS_DOWN_MESSAGE)
         response.headers["Retry-After"] = "5"
     else:
-        response = _ballot(choice)
+        # Post/Redirect/Get: the page that follows is a GET, so a refresh
+        # does not cast the vote again (and the browser does not ask to).
+        response = redirect("/", code=303)
         _set_cookie(response, CHOICE_COOKIE, choice)
     if is_new:
         _set_cookie(response, VOTER_COOKIE, voter_id)
     return response
 
 
+@bp.get("/livez")
+def livez() -> Response:
+    """The process serves: what the probes ask, whatever Redis's state."""
+    return jsonify(status="ok", version=current_app.config["APP_VERSION"])
+
+
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
+    """Redis answers (the spec's 200/503): dependency health, for people and monitoring."""
     cfg = current_app.config
     redis_up = _queue().ping()
     body = {
@@ -122,7 +134,8 @@ def healthz() -> tuple[Response, int]:
 @bp.after_app_request
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Content-Security-Policy", "default-src 'self'")
+    # frame-ancestors: no other site may frame the ballot (clickjacking a vote).
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response
 
@@ -131,12 +144,12 @@ def register_error_handlers(app: Flask) -> None:
     """Plain, short answers for every error: never a stack trace."""
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
-        return (
-            f"{exc.code} {exc.name}: {exc.description}\n",
-            exc.code or 500,
-            {"Content-Type": "text/plain; charset=utf-8"},
-        )
+    def http_error(exc: HTTPException) -> Response:
+        # get_response keeps the headers werkzeug adds, e.g. Allow on a 405.
+        response = exc.get_response()
+        response.set_data(f"{exc.code} {exc.name}: {exc.description}\n")
+        response.content_type = "text/plain; charset=utf-8"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> tuple[str, int, dict[str, str]]:

@@ -35,9 +35,15 @@ WHERE votes.seq < EXCLUDED.seq
 """
 
 
-def is_connection_error(exc: psycopg.Error) -> bool:
-    """An error of the server or the link (retry the batch), not of the data (never retry)."""
-    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+def is_data_error(exc: psycopg.Error) -> bool:
+    """Postgres refused the data itself (SQLSTATE classes 22 and 23: a value it
+    cannot hold, a constraint): the same votes would fail every retry.
+
+    Anything else is the state of the server, the link or the schema (down,
+    restarting, the table dropped under us): the batch stays claimed and is
+    retried on a fresh connection, which recreates the table.
+    """
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError))
 
 
 class VoteStore:

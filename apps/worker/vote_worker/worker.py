@@ -15,7 +15,7 @@ from redis.retry import Retry
 
 from .config import Settings
 from .queue import DEAD_LETTER_KEY, VoteQueue
-from .store import VoteStore, is_connection_error
+from .store import VoteStore, is_data_error
 from .votes import Vote, sort_batch
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,14 @@ class Worker:
         """Commit votes; return the items of those Postgres refuses (not its outages).
 
         One statement for the batch; if the data is refused, one per vote, so
-        that a single bad vote costs its own row and nothing else.  A
-        connection error propagates: the batch stays claimed and is retried.
+        that a single bad vote costs its own row and nothing else.  Any other
+        error propagates: the batch stays claimed and is retried.
         """
         try:
             self.store.upsert(votes)
             return []
         except psycopg.Error as exc:
-            if is_connection_error(exc):
+            if not is_data_error(exc):
                 raise
             log.warning("postgres refused a batch of %d votes (%s); writing them one by one", len(votes), exc)
         refused = []
@@ -88,7 +88,7 @@ class Worker:
             try:
                 self.store.upsert([vote])
             except psycopg.Error as exc:
-                if is_connection_error(exc):
+                if not is_data_error(exc):
                     raise
                 log.warning("dead-lettering vote postgres refuses (%s): %.200r", exc, vote.item)
                 refused.append(vote.item)

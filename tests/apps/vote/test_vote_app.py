@@ -66,9 +66,12 @@ def test_option_labels_are_escaped(redis_server: RedisServer, redis_client: redi
 
 def test_vote_is_queued_with_the_cookie_voter_id(client: FlaskClient, redis_client: redis.Redis) -> None:
     response = client.post("/", data={"vote": "a"})
-    assert response.status_code == 200
+    # Post/Redirect/Get: a refresh of the page that follows does not vote again.
+    assert response.status_code == 303 and response.headers["Location"] == "/"
     assert queued_votes(redis_client) == [{"voter_id": voter_cookie(client), "vote": "a"}]
-    assert 'id="a" type="submit" name="vote" class="a chosen"' in response.get_data(as_text=True)
+    page = client.get(response.headers["Location"])
+    assert 'id="a" type="submit" name="vote" class="a chosen"' in page.get_data(as_text=True)
+    assert len(queued_votes(redis_client)) == 1
 
 
 def test_changing_the_vote_keeps_the_voter_and_marks_the_new_choice(
@@ -98,7 +101,7 @@ def test_a_cookie_we_could_not_have_issued_is_replaced(
 ) -> None:
     client.set_cookie("voter_id", cookie)
     response = client.post("/", data={"vote": "a"})
-    assert response.status_code == 200
+    assert response.status_code == 303
     [queued] = queued_votes(redis_client)
     assert queued["voter_id"] != cookie and re.fullmatch(r"[0-9a-f]{32}", queued["voter_id"])
     assert voter_cookie(client) == queued["voter_id"]
@@ -158,6 +161,8 @@ def test_unknown_path_and_method_are_plain_4xx(client: FlaskClient) -> None:
     assert client.get("/nope").status_code == 404
     response = client.delete("/")
     assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert response.content_type == "text/plain; charset=utf-8"
     assert "Traceback" not in response.get_data(as_text=True)
 
 
@@ -176,6 +181,8 @@ def test_redis_down_is_a_readable_503_on_post_and_healthz() -> None:
     html = response.get_data(as_text=True)
     assert "Your vote was not recorded" in html
     assert "Traceback" not in html and "ConnectionError" not in html
+    # No internal host name in an error page (the ballot itself shows it, as specified).
+    assert "vote-test-host" not in html and "Processed by container" not in html
     assert response.headers["Retry-After"] == "5"
     assert client.get_cookie("vote") is None
     health = client.get("/healthz")
@@ -187,11 +194,11 @@ def test_redis_down_is_a_readable_503_on_post_and_healthz() -> None:
 def test_redis_restart_is_survived_without_restarting_the_app(redis_client: redis.Redis) -> None:
     with RedisServer() as server:
         client = make_app(server.port).test_client()
-        assert client.post("/", data={"vote": "a"}).status_code == 200
+        assert client.post("/", data={"vote": "a"}).status_code == 303
         server.stop()
         assert client.post("/", data={"vote": "a"}).status_code == 503
         server.start()
-        assert client.post("/", data={"vote": "b"}).status_code == 200
+        assert client.post("/", data={"vote": "b"}).status_code == 303
         queued = redis.Redis(port=server.port, decode_responses=True).lrange("votes", 0, -1)
         assert [item.endswith('"vote": "b"}') for item in queued] == [False, True]
 
@@ -199,4 +206,12 @@ def test_redis_restart_is_survived_without_restarting_the_app(redis_client: redi
 def test_responses_carry_security_headers(client: FlaskClient) -> None:
     headers = client.get("/").headers
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Content-Security-Policy"] == "default-src 'self'"
+    assert headers["Content-Security-Policy"] == "default-src 'self'; frame-ancestors 'none'"
+
+
+def test_livez_answers_while_redis_is_down() -> None:
+    """What the probes ask: the process, not Redis (whose state is /healthz's)."""
+    client = make_app(free_port(), APP_VERSION="1.4.2").test_client()
+    assert client.get("/healthz").status_code == 503
+    live = client.get("/livez")
+    assert live.status_code == 200 and live.get_json() == {"status": "ok", "version": "1.4.2"}
