@@ -186,7 +186,8 @@ options:
     description:
       - Render only, to this folder, and talk to no cluster. The plain manifests are written one
         C(<component>.yaml) per component. With O(stacks), one sub-folder per stack (C(<dest>/<namespace>/<name>)).
-      - A relative path is relative to the working directory of the module, as for every module.
+      - A relative path is relative to the working directory of the module, as for every module (with a local
+        connection, the playbook's folder).
       - Files of components no longer rendered are removed
         (only files this module wrote).
       - The files hold the stack's Secrets; they are written with mode C(0600). Keep the folder out of version

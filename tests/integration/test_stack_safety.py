@@ -126,7 +126,8 @@ def ansible_playbook(playbook: Path, cwd: Path, *args: str) -> subprocess.Comple
 
 
 def test_relative_paths_resolve_as_for_every_module(cluster: LocalCluster, tmp_path: Path) -> None:
-    """2d: src and kubeconfig are found next to the playbook (its files/ folder first), dest in the working dir."""
+    """2d: src and kubeconfig are found next to the playbook (its files/ folder first), dest in the module's
+    working directory; before, the warm worker resolved them against its own folder in the cache."""
     play, work = tmp_path / "play", tmp_path / "work"
     small_stack(play / "mystack", settings=CONFIG)
     (play / "files").mkdir()
@@ -148,7 +149,8 @@ def test_relative_paths_resolve_as_for_every_module(cluster: LocalCluster, tmp_p
     )
     process = ansible_playbook(playbook, work)
     assert process.returncode == 0, process.stdout[-3000:]
-    assert (work / "out" / "settings.yaml").exists()
+    # A module's working directory with a local connection is the playbook's folder, not the caller's.
+    assert (play / "out" / "settings.yaml").exists() and not (work / "out").exists()
     tasks = json.loads(process.stdout)["plays"][0]["tasks"]
     assert {o["action"] for o in tasks[1]["hosts"]["localhost"]["objects"]} == {"created"}
 

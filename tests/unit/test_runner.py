@@ -622,3 +622,16 @@ def test_several_stacks_share_one_client_and_a_bad_one_stops_all_before_any_writ
     failed = execute(module, connect=connect)
     assert failed["failure"].startswith("stack two in prod: ") and "undefined" in failed["failure"]
     assert cluster.writes == []
+
+
+def test_dest_with_several_stacks_writes_one_folder_per_stack(stack: Path, tmp_path: Path) -> None:
+    stacks = [
+        {"name": n, "namespace": ns, "src": str(stack), "values": {"greeting": "a", "tag": "1"},
+         "secrets": {"db_password": "placeholder"}, "components": None, "state": "present"}  # pragma: allowlist secret
+        for n, ns in (("one", "dev"), ("two", "prod"))
+    ]  # fmt: skip
+    module = FakeModule(None, name=None, namespace=None, values=None, secrets=None, stacks=stacks, dest=str(tmp_path))
+    outcome = execute(module, connect=None)
+    assert outcome["failure"] is None and outcome["result"]["changed"] is True
+    assert [len(s["files"]) for s in outcome["result"]["stacks"]] == [3, 3]
+    assert (tmp_path / "prod" / "two" / "web.yaml").exists()

@@ -165,15 +165,16 @@ def combined(
 ) -> dict[str, Any]:
     """The result of a `stacks:` task: one entry per stack, the diff of all, the failing stack named."""
     entries = []
-    for run in runs:
-        entry = {"name": run.stack, "namespace": run.namespace, **run.result()}
+    for index, run in enumerate(runs):
+        # `done` holds each finished stack's result (with dest: the files written); a failed one has its run's.
+        entry = {"name": run.stack, "namespace": run.namespace, **(done[index] if index < len(done) else run.result())}
         entry.pop("diff", None)
         if failure and failure[0] is run:
             entry.update(failure[1].details)
         entries.append(entry)
         if failure and failure[0] is run:
             break
-    result: dict[str, Any] = {"changed": any(run.changed for run in runs), "stacks": entries}
+    result: dict[str, Any] = {"changed": any(entry["changed"] for entry in entries), "stacks": entries}
     diffs = [item for run in runs for item in run.diffs]
     if diffs:
         result["diff"] = diffs
