@@ -41,6 +41,10 @@ def test_inventory_db_down_is_503_direct_and_through_the_gateway(
                 assert "unavailable" in response.json()["error"]
         assert _checks(stack.inventory) == (503, {"database": "unavailable"})
         assert _checks(stack.gateway) == (503, {"inventory": "unavailable", "rabbitmq": "ok"})
+        # What the probes ask (/livez) stays 200: both stay in their Services
+        # and keep giving the 503 above, instead of refusing connections.
+        assert requests.get(stack.inventory.url + "/livez", timeout=5).status_code == 200
+        assert requests.get(stack.gateway.url + "/livez", timeout=5).status_code == 200
     finally:
         inventory_db.start()
     # The pool's dead connections are replaced: the first request after works.
@@ -84,6 +88,7 @@ def test_rabbitmq_restart_loses_no_order_and_everyone_reconnects(
             assert response.status_code == 503
             assert "billing queue is unavailable" in response.json()["error"]
             assert _checks(stack.gateway) == (503, {"inventory": "ok", "rabbitmq": "unavailable"})
+            assert requests.get(stack.gateway.url + "/livez", timeout=5).status_code == 200
             wait_until(
                 lambda: stack.billing.health().json()["checks"]["rabbitmq"] == "unavailable",
                 20,

@@ -89,8 +89,12 @@ def test_postgres_down_is_503_and_the_service_recovers(
     try:
         wait_http(f"{result}/healthz", timeout=15, expect=503)
         status, body = get(f"{result}/api/scores")
-        assert status == 503 and json.loads(body)["error"] == "database unavailable"
+        assert status == 503 and json.loads(body) == {"error": "database unavailable"}
+        # No internal host, port or user name in the error body.
+        assert "127.0.0.1" not in body and str(postgres.port) not in body and postgres.user not in body
         assert get(f"{result}/")[0] == 200
+        # What the probes ask: the process serves, so it stays in its Service.
+        assert get(f"{result}/livez")[0] == 200
     finally:
         postgres.start()
     wait_http(f"{result}/healthz", timeout=20)
