@@ -17,7 +17,7 @@ version_added: 0.1.0
 description:
   - Looks through the interfaces in a host's gathered facts (C(ansible_facts)) for the one
     whose IPv4 address, IPv4 secondary addresses or IPv6 addresses include O(address).
-  - Used to pin k3s's flannel to the interface of the node's private network: flannel
+  - Used to pin k3s's flannel to the interface of the node's private network, since flannel
     otherwise takes the interface of the default route, which on VirtualBox VMs is the NAT
     interface with the same address (10.0.2.15) on every machine.
   - Returns an empty string when no interface holds the address, so the caller can fail
