@@ -83,10 +83,13 @@ class IsolatedPlatform:
     def node_names(self) -> list[str]:
         return [f"{self.prefix}-master"] + [f"{self.prefix}-worker{i}" for i in range(1, self.workers + 1)]
 
-    def _run(self, argv: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: list[str], timeout: int, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            argv, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+            argv, cwd=REPO, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
 
     def _inventory_args(self) -> list[str]:
         """This cluster's inventory, with the settings orchestrator.sh passes."""
@@ -97,8 +100,11 @@ class IsolatedPlatform:
             "-e", "orchestrator_provider=docker",
         ]
 
-    def orchestrator(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        return self._run([str(REPO / "orchestrator.sh"), *args], timeout)
+    def orchestrator(
+        self, *args: str, timeout: int = 300, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """./orchestrator.sh with this cluster's settings (plus env, e.g. ORCHESTRATOR_ENGINE)."""
+        return self._run([str(REPO / "orchestrator.sh"), *args], timeout, env)
 
     def playbook(self, playbook: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
         """ansible-playbook on this cluster's inventory, as orchestrator.sh runs it."""
@@ -121,6 +127,7 @@ class IsolatedPlatform:
         state = REPO / ".orchestrator"
         for path in [
             state / f"{self.prefix}.lock",
+            state / f"{self.prefix}.engine",
             state / "kube" / f"{self.prefix}.yaml",
             *(state / "logs").glob(f"{self.prefix}-*.log"),
         ]:

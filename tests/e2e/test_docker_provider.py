@@ -1,6 +1,8 @@
 """The Docker provider end to end: node containers from the inventory, their
-lifecycle through orchestrator.sh, and `create` stopping with a clear message
-at the cluster phase where no k3s release can be had (this machine).
+lifecycle through orchestrator.sh, and `create` with the k3s engine asked for
+(ORCHESTRATOR_ENGINE=k3s) stopping with a clear message at the cluster phase
+where no k3s release can be had (this machine). `create` with the engine it
+picks here (kubeadm) is tests/e2e/test_platform_*.py.
 
 The steps share one cluster and run in order; each leaves what the next needs.
 """
@@ -110,8 +112,9 @@ def test_stop_and_start_keep_the_data_volumes(platform: IsolatedPlatform) -> Non
     assert docker("exec", worker, "cat", "/var/lib/rancher/k3s/marker").stdout == "k3s-state\n"
 
 
-def test_create_stops_at_the_cluster_phase_without_k3s(platform: IsolatedPlatform) -> None:
-    result = platform.orchestrator("create")
+def test_create_with_the_k3s_engine_stops_at_the_cluster_phase_without_k3s(platform: IsolatedPlatform) -> None:
+    # Asked for k3s, with no K3S_AIRGAP_DIR (the harness passes none) and no release reachable from here.
+    result = platform.orchestrator("create", env={"ORCHESTRATOR_ENGINE": "k3s"})
     assert result.returncode != 0
     assert "cluster created" not in result.stdout
     # Every phase before the cluster ran, and the failure names the phase.
@@ -123,6 +126,8 @@ def test_create_stops_at_the_cluster_phase_without_k3s(platform: IsolatedPlatfor
     assert "K3S_AIRGAP_DIR" in result.stderr
     assert "internet access" in result.stderr
     assert "sha256sum-amd64.txt" in result.stderr
+    # The engine was asked for: no fallback to kubeadm.
+    assert "engine     k3s" in result.stderr and "kubeadm: no k3s" not in result.stderr, result.stderr
     # The nodes it made are still there, for `destroy` (next) to remove.
     assert sorted(platform.objects()["containers"]) == sorted(platform.node_names)
 
