@@ -2,8 +2,10 @@
 stay Ready (their readiness probe asks the process, /livez) and give the
 answers apps-spec.md promises, then recover when it is back.
 
-Needs a cluster with both stacks deployed (playbooks/stacks.yml):
-  ORCHESTRATOR_KUBECONFIG       its kubeconfig (required: the module fails without it)
+Runs against the session's cluster from `./orchestrator.sh create` (conftest's
+created_cluster: NodePorts on its publish IP), or against another cluster with
+both stacks deployed (playbooks/stacks.yml):
+  ORCHESTRATOR_KUBECONFIG       its kubeconfig (then no cluster is created)
   ORCHESTRATOR_E2E_NAMESPACE    the environment to test (dev)
   ORCHESTRATOR_E2E_NODE_ADDRESS where the NodePorts answer (the first node's InternalIP)
 Each test scales one StatefulSet to 0 and restores its replica count after.
@@ -28,7 +30,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 NODE_PORTS = yaml.safe_load((REPO / "inventory" / "group_vars" / "all" / "stacks.yml").read_text())["stacks_node_ports"]
 VOTE_DOWN_MESSAGE = "Your vote was not recorded: the vote queue is unavailable."
-pytestmark = pytest.mark.slow
+# created_cluster: the fixtures below use the session's created cluster unless ORCHESTRATOR_KUBECONFIG is set.
+pytestmark = [pytest.mark.slow, pytest.mark.created_cluster]
 
 
 def kubectl_binary() -> str:
@@ -42,14 +45,11 @@ def kubectl_binary() -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster_kubeconfig() -> str:
-    """The kubeconfig of a cluster running both stacks, from ORCHESTRATOR_KUBECONFIG."""
+def cluster_kubeconfig(request: pytest.FixtureRequest) -> str:
+    """The kubeconfig of a cluster running both stacks: ORCHESTRATOR_KUBECONFIG, else the session's created one."""
     path = os.environ.get("ORCHESTRATOR_KUBECONFIG")
     if not path:
-        pytest.fail(
-            "ORCHESTRATOR_KUBECONFIG is not set: these tests need a real cluster with the vote and crud "
-            "stacks deployed (e.g. ORCHESTRATOR_KUBECONFIG=.orchestrator/kube/<cluster>.yaml)"
-        )
+        return str(request.getfixturevalue("created_cluster").kubeconfig)
     if not Path(path).is_file():
         pytest.fail(f"ORCHESTRATOR_KUBECONFIG={path}: no such file")
     return path
@@ -125,8 +125,12 @@ def cluster(cluster_kubeconfig: str) -> Cluster:
 
 
 @pytest.fixture(scope="module")
-def urls(cluster: Cluster) -> dict[str, str]:
-    address = cluster.node_address()
+def urls(cluster: Cluster, request: pytest.FixtureRequest) -> dict[str, str]:
+    if os.environ.get("ORCHESTRATOR_KUBECONFIG"):
+        address = cluster.node_address()
+    else:
+        # Where a user reaches the created cluster's NodePorts: the master publishes them on the publish IP.
+        address = request.getfixturevalue("created_cluster").platform.publish_ip
     ports = NODE_PORTS[cluster.namespace]
     return {name: f"http://{address}:{port}" for name, port in ports.items()}
 
