@@ -14,7 +14,7 @@ from ansible_collections.orchestrator.k3s.plugins.filter.interface_for_address i
 def facts(**interfaces: dict) -> dict:
     """Facts as the setup module gathers them: names in 'interfaces', '-' spelled '_' in keys."""
     gathered = {"interfaces": [i["device"] for i in interfaces.values()], "default_ipv4": {"interface": "eth0"}}
-    gathered.update({key: value for key, value in interfaces.items()})
+    gathered.update(interfaces)
     return gathered
 
 
