@@ -99,6 +99,10 @@ class BillingPublisher:
 
         def send(channel: BlockingChannel) -> None:
             nonlocal in_doubt
+            # A close RabbitMQ sent while the connection sat idle (a restart,
+            # a stop) surfaces here, before anything is sent: that attempt is
+            # then certainly not taken, and the retry reconnects.
+            channel.connection.process_data_events(time_limit=0)
             try:
                 channel.basic_publish(
                     exchange="", routing_key=self._queue, body=body, properties=properties, mandatory=True
