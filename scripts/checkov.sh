@@ -28,4 +28,4 @@ rm -f "${rendered}.log"
 log checkov "kubernetes manifests"
 "${venv}/bin/checkov" --skip-download --quiet --compact --framework kubernetes -d "${rendered}"
 log checkov "Dockerfiles"
-"${venv}/bin/checkov" --skip-download --quiet --compact --framework dockerfile -d apps -d images
+"${venv}/bin/checkov" --skip-download --quiet --compact --framework dockerfile -d apps -d images -d toolchain/images
