@@ -172,7 +172,8 @@ class Cluster:
         except (DynamicApiError, HTTPError, OSError) as error:
             raise api_failure(error, body, "reading") from None
 
-    def apply(self, body: dict[str, Any], field_manager: str | None = None) -> dict[str, Any]:
+    def apply(self, body: dict[str, Any], field_manager: str | None = None, force: bool = False) -> dict[str, Any]:
+        """Server-side apply; `force` takes conflicting fields over even when force_conflicts is off."""
         resource = self.resource(body["apiVersion"], body["kind"])
         try:
             return self._dynamic.server_side_apply(
@@ -180,7 +181,7 @@ class Cluster:
                 body=body,
                 namespace=body["metadata"].get("namespace") if resource.namespaced else None,
                 field_manager=field_manager or self.field_manager,
-                force_conflicts=self.force_conflicts,
+                force_conflicts=self.force_conflicts or force,
                 dry_run=DRY_RUN_ALL if self.dry_run else None,
                 serializer=_plain,
             )
@@ -193,19 +194,23 @@ class Cluster:
         `body` is the object as listed: the delete carries its UID as a
         precondition, so an object deleted and made anew by someone else since
         (same name, another UID) is left alone, and also reported False.
+        Every option is in the DeleteOptions body, dry run included: the API
+        server reads a DELETE's options from its body when it has one and then
+        ignores the query (a dryRun query beside a body deletes for real).
         """
         resource = self.resource(body["apiVersion"], body["kind"])
         metadata = body["metadata"]
         options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
         if metadata.get("uid"):
             options["preconditions"] = {"uid": metadata["uid"]}
+        if self.dry_run:
+            options["dryRun"] = [DRY_RUN_ALL]
         try:
             self._dynamic.delete(
                 resource,
                 name=metadata["name"],
                 namespace=metadata.get("namespace") if resource.namespaced else None,
                 body=options,
-                dry_run=DRY_RUN_ALL if self.dry_run else None,
                 serializer=_plain,
             )
         except NotFoundError:
