@@ -164,6 +164,9 @@ options:
       - Take over existing objects the render names that are not members of the set yet (made by hand or by
         another tool). Without it, the run fails naming them before any write. Members of another ApplySet and
         objects a controller owns are refused either way.
+      - A taken object joins the set, and the fields the stack sets become the module's field manager's, also
+        those another field manager held, such as its maker's (server-side apply with conflicts forced, for these
+        objects only).
     type: bool
     default: false
   wait:

@@ -83,6 +83,7 @@ class FakeCluster:
         self.uids = 0
         self.store: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.writes: list[tuple[str, str, str, bool]] = []
+        self.forced: list[tuple[str, str]] = []
         self.reads = 0
 
     # helpers for tests
@@ -128,8 +129,10 @@ class FakeCluster:
         found = self.find(kind, name, namespace or "")
         return copy.deepcopy(found) if found else None
 
-    def apply(self, body: dict[str, Any], field_manager: str | None = None) -> dict[str, Any]:
+    def apply(self, body: dict[str, Any], field_manager: str | None = None, force: bool = False) -> dict[str, Any]:
         self.writes.append(("apply", body["kind"], body["metadata"]["name"], self.dry_run))
+        if force:
+            self.forced.append((body["kind"], body["metadata"]["name"]))
         live = copy.deepcopy(self.store.get(self.key(body), {}))
         live.update(copy.deepcopy(body))
         if "uid" not in live.get("metadata", {}):
@@ -508,6 +511,8 @@ def test_an_existing_object_outside_the_set_is_not_adopted_silently(stack: Path)
     result = run(stack, cluster, adopt=True)
     assert actions(result)["ConfigMap/extra"] == "configured"
     assert cluster.find("ConfigMap", "extra")["metadata"]["labels"][PART_OF_LABEL] == SET_ID
+    # Taking it over forces the fields its maker's field manager held (tests/integration: a real conflict).
+    assert cluster.forced == [("ConfigMap", "extra")]
 
 
 def test_an_existing_namespace_keeps_its_labels_unless_asked(stack: Path) -> None:

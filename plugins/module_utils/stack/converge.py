@@ -250,7 +250,9 @@ def apply_group(
         handover = replicas_handover(body, current, cluster.field_manager)
         if handover is not None:
             cluster.apply(handover, field_manager=HANDOVER_FIELD_MANAGER)
-        return cluster.apply(body)
+        # An object adopt=true takes over (take_outsiders let it through): its fields are the stack's from now on,
+        # also those its maker's field manager held (a kubectl create, another tool), which would conflict.
+        return cluster.apply(body, force=current is not None and not run.is_member(current))
 
     outcomes = concurrently(write, todo)
     for (manifest, body, current), (applied, error) in zip(todo, outcomes):  # noqa: B905 - one outcome per item; strict= needs 3.10
