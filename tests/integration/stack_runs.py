@@ -16,10 +16,14 @@ from tests.support.apiserver import LocalCluster
 from tests.unit.conftest import PLACEHOLDER_SECRETS, REPO, STACKS, stack_values
 
 PLAYBOOK = Path(__file__).parent / "playbooks" / "stack.yml"
+# The test cluster's only StorageClass (tests/support/apiserver.py); the inventory's `shared` is
+# roles/shared_storage's, which this API server does not have: claims of it would never bind.
+STORAGE_CLASS = "local-path"
 
 
 def values_for(environment: str = "dev", **overrides: Any) -> dict[str, Any]:
     values = copy.deepcopy(stack_values(environment))
+    values["storage"]["class_name"] = STORAGE_CLASS
     values.update(overrides)
     return values
 
@@ -41,7 +45,8 @@ def run_stack(
         "stack_namespace": namespace,
         "stack_src": str(src or STACKS / stack),
         "stack_values": values if values is not None else values_for(),
-        "stack_secrets": PLACEHOLDER_SECRETS[stack],
+        # The small stacks some tests write have no secrets.
+        "stack_secrets": PLACEHOLDER_SECRETS.get(stack, {}),
         "kubeconfig": cluster.kubeconfig,
         **{f"stack_{key}": value for key, value in options.items()},
     }

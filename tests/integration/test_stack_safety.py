@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.client import connect
 from tests.integration.conftest import cluster_pids, marked_processes
-from tests.integration.stack_runs import actions, run_stack
+from tests.integration.stack_runs import STORAGE_CLASS, actions, run_stack
 from tests.support.apiserver import LocalCluster
 from tests.unit.conftest import REPO
 from tests.unit.recording_module import RecordingModule
@@ -63,7 +63,9 @@ def small_stack(folder: Path, **templates: str) -> Path:
 
 
 def deployment(cluster: LocalCluster, namespace: str, name: str = "web") -> dict[str, Any]:
-    return json.loads(cluster.kubectl("get", "deployment", name, "-n", namespace, "-o", "json"))
+    return json.loads(
+        cluster.kubectl("get", "deployment", name, "-n", namespace, "-o", "json", "--show-managed-fields")
+    )
 
 
 def test_adding_an_hpa_hands_the_replicas_over_without_scaling_down(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -116,7 +118,12 @@ def test_an_object_made_by_hand_is_not_adopted_unless_asked(cluster: LocalCluste
     assert "ConfigMap it-adopt/settings exists and is not a member of this stack" in refused["msg"]
     assert "stack-adopt" not in cluster.kubectl("get", "secrets", "-n", "it-adopt", "-o", "name")
     adopted = run_stack(cluster, "adopt", "it-adopt", src=src, values={}, adopt=True)
+    assert not adopted.get("failed"), adopted.get("msg")
     assert actions(adopted)["ConfigMap/settings"] == "configured"
+    # Taken over: a member now, with the stack's value, though kubectl create's manager held the field.
+    live = json.loads(cluster.kubectl("get", "configmap", "settings", "-n", "it-adopt", "-o", "json"))
+    assert live["data"] == {"mode": "calm"}
+    assert live["metadata"]["labels"]["applyset.kubernetes.io/part-of"] == adopted["applyset"]["id"]
 
 
 def ansible_playbook(playbook: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -160,7 +167,7 @@ def test_the_stacks_phase_is_one_task_and_leaves_no_process(cluster: LocalCluste
     (tmp_path / "kube").mkdir()
     (tmp_path / "kube" / "it.yaml").write_text(Path(cluster.kubeconfig).read_text())
     extra = ["-e", f"k3s_kubeconfig_dir={tmp_path / 'kube'}", "-e", "k3s_kubeconfig_cluster_name=it"]
-    extra += ["-e", f"stacks_secrets_file={tmp_path / 'secrets.yml'}"]
+    extra += ["-e", f"stacks_secrets_file={tmp_path / 'secrets.yml'}", "-e", f"stacks_storage_class={STORAGE_CLASS}"]
     extra += ["-e", '{"stacks_namespaces": {"dev": "it-phase-dev", "prod": "it-phase-prod"}}']
     extra += ["-e", '{"orchestrator_deploy_environments": ["dev", "prod"]}']
     # NodePorts are cluster-wide: others than test_stack_module's.
