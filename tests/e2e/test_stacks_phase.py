@@ -36,6 +36,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Isolated
             "-e", f"k3s_kubeconfig_dir={state / 'kube'}",
             "-e", f"k3s_kubeconfig_cluster_name={platform.prefix}",
             "-e", f"stacks_secrets_file={state / 'secrets.yml'}",
+            # The inventory's `shared` class is roles/shared_storage's; this API server has local-path only.
+            "-e", "stacks_storage_class=local-path",
         ]  # fmt: skip
         yield platform, local_cluster, extra
 
@@ -61,7 +63,7 @@ def test_stacks_deploy_into_dev_and_prod_then_change_nothing(cluster: tuple) -> 
     assert dev["vote"].endswith(":0.2.0") and prod["vote"].endswith(":0.1.0")
     assert dev["db"] == prod["db"]
 
-    secrets_file = Path(extra[-1].split("=", 1)[1])
+    secrets_file = Path(next(a for a in extra if a.startswith("stacks_secrets_file=")).split("=", 1)[1])
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     generated = yaml.safe_load(secrets_file.read_text())["stacks_secrets"]
     values = [value for env in generated.values() for stack in env.values() for value in stack.values()]
