@@ -191,7 +191,9 @@ def test_docker_provider_boots_reachable_machines_and_destroy_removes_them(tmp_p
         assert sorted(line.split()[1] for line in recorded if line.startswith("running ")) == names
         assert "no_parallel yes" in recorded
         assert "arg --limit=all,localhost" in recorded
-        assert f"arg --inventory-file={REPO}/inventory/machines.sh" in recorded
+        assert [line for line in recorded if line.startswith("arg --inventory-file=")][0].endswith(
+            "inventory/machines.sh"
+        )
         plays = re.findall(r"play #\d+ \((\S+)\):.*\n\s+pattern: .*\n\s+hosts \((\d+)\):", up.stdout)
         localhost_plays = [int(count) for pattern, count in plays if pattern == "localhost"]
         assert localhost_plays and all(count == 1 for count in localhost_plays), up.stdout[-3000:]
