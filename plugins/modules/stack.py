@@ -182,7 +182,8 @@ options:
     default: 300
   wait_sleep:
     description:
-      - Seconds between two status polls.
+      - Seconds between two status polls, at most. The first poll after the apply comes after 0.25 seconds,
+        each next one twice as late, up to this.
     type: float
     default: 1.0
   dest:

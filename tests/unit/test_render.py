@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.exceptions import RenderError
 from ansible_collections.orchestrator.k3s.plugins.module_utils.stack.render import (
     discover_components,
+    environment_for,
     render_stack,
     select_components,
     write_manifests,
@@ -200,3 +202,16 @@ def test_dest_in_check_mode_reports_but_writes_nothing(tmp_path: Path) -> None:
     manifests = render_stack(folder, {"name": "web", "greeting": "x"}, stack="demo", namespace="dev")
     assert len(write_manifests(manifests, tmp_path / "out", check_mode=True)) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_stacks_of_one_folder_share_compiled_templates_and_see_template_edits(tmp_path: Path) -> None:
+    """vote in dev and in prod: one task compiles the folder's templates once; an edited file is read again."""
+    src = make_stack(tmp_path, {"a.yaml.j2": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {x: '1'}\n"})
+    dev = render_stack(src, {}, stack="s", namespace="dev")
+    environment = environment_for(src)
+    assert render_stack(src, {}, stack="s", namespace="prod")[0].body["metadata"]["namespace"] == "prod"
+    assert environment_for(src) is environment and dev[0].body["data"] == {"x": "1"}
+    template = src / "a.yaml.j2"
+    template.write_text(template.read_text().replace("'1'", "'2'"))
+    os.utime(template, (template.stat().st_atime, template.stat().st_mtime + 5))
+    assert render_stack(src, {}, stack="s", namespace="dev")[0].body["data"] == {"x": "2"}

@@ -268,7 +268,13 @@ def test_ready_workloads_cost_one_list_and_no_sleep() -> None:
 def test_all_workloads_are_waited_for_together_until_ready() -> None:
     cluster, clock = FakeCluster([[PENDING], [PENDING], [READY]]), Clock()
     waiter(cluster, clock).wait([PENDING], timeout=30)
-    assert clock.now == 2.0
+    assert clock.now == 0.25 + 0.5
+
+
+def test_polls_come_soon_after_the_apply_then_every_interval() -> None:
+    cluster, clock = FakeCluster([[PENDING]] * 6 + [[READY]]), Clock()
+    waiter(cluster, clock).wait([PENDING], timeout=30)
+    assert clock.now == 0.25 + 0.5 + 1.0 + 1.0 + 1.0 + 1.0
 
 
 def test_timeout_names_the_workload_and_the_pod_reason() -> None:

@@ -96,10 +96,22 @@ def _to_json(value: Any) -> str:
     return _json(value)
 
 
+# One Jinja environment per stack folder for the module process: the stacks of one task that share a
+# folder (vote in dev and in prod) compile its templates once. The process is the task's: nothing of
+# it outlives the task (no bytecode cache on disk either), and Jinja reloads a template whose file changed.
+_ENVIRONMENTS: dict[str, jinja2.Environment] = {}
+
+
+def environment_for(src: Path) -> jinja2.Environment:
+    key = os.path.realpath(src)
+    if key not in _ENVIRONMENTS:
+        _ENVIRONMENTS[key] = make_environment(src)
+    return _ENVIRONMENTS[key]
+
+
 def make_environment(src: Path) -> jinja2.Environment:
     # The stack folder first, then its parent, so stacks can share helpers
     # (``{% import "_lib/pod.j2" as pod %}``) kept next to them.
-    # No bytecode cache on disk: nothing of one task is kept for the next.
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(src), str(src.parent)]),
         undefined=jinja2.StrictUndefined,
@@ -194,7 +206,7 @@ def render_stack(
     """Render every selected component of the stack; objects get the stack's namespace."""
     folder = Path(src)
     selected = select_components(discover_components(folder), components)
-    environment = make_environment(folder)
+    environment = environment_for(folder)
     manifests: list[Manifest] = []
     for component, path in selected.items():
         # Reserved names last, so values cannot redirect the namespace by accident.

@@ -30,6 +30,10 @@ FATAL_WAITING_REASONS = frozenset(
 )
 _BENIGN_WAITING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 _EVENTS_PER_WORKLOAD = 3
+# The first poll after the apply comes this soon, the next ones twice as late each, up to the
+# interval: a small rollout is often ready within a second, and a flat interval would make
+# every stack of a task wait at least that long.
+FIRST_POLL_SECONDS = 0.25
 
 
 @dataclass
@@ -237,6 +241,7 @@ class Waiter:
         if not wanted:
             return []
         start = self.clock()
+        pause = min(FIRST_POLL_SECONDS, self.interval)
         while True:
             if listed is not None and all(key in listed for key in wanted):
                 live, listed = listed, None
@@ -264,4 +269,5 @@ class Waiter:
                         for key, line in lines.items()
                     ],
                 )
-            self.sleep(max(0.0, min(self.interval, timeout - elapsed)))
+            self.sleep(max(0.0, min(pause, timeout - elapsed)))
+            pause = min(pause * 2, self.interval)
