@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST := $(BIN)/pytest
 
-.PHONY: help test bootstrap lint unit sanity toolchain images integration apps \
+.PHONY: help test bootstrap lint unit sanity toolchain airgap images integration apps \
         images-test molecule e2e bench clean
 
 help: ## List the targets.
@@ -39,8 +39,12 @@ unit: bootstrap ## Unit tests (no servers, no cluster).
 sanity: bootstrap ## ansible-test sanity on a copy of the collection, no ignore file.
 	scripts/sanity.sh
 
-toolchain: bootstrap ## Build the local Kubernetes control plane from Go modules (cached).
+toolchain: bootstrap ## Build Kubernetes and the cluster add-ons from Go modules (cached); test our Go code.
 	toolchain/build.sh
+	toolchain/test.sh
+
+airgap: toolchain ## The kubeadm engine's air-gap folder: binaries, images, checksums (cached).
+	toolchain/build-airgap.sh
 
 integration: toolchain ## Stack module against a real kube-apiserver 1.34.
 	$(PYTEST) -q tests/integration
@@ -51,7 +55,7 @@ images: bootstrap ## Build every image locally (cached by input hash).
 apps: bootstrap ## App tests against real Redis, Postgres, RabbitMQ, Chromium.
 	scripts/test-apps.sh
 
-images-test: images ## Data images' env contracts, node image boot, docker-compose.
+images-test: images airgap ## Data images' env contracts, node image boot, docker-compose, air-gap images.
 	$(PYTEST) -q tests/images
 
 molecule: images ## Molecule scenarios that can run on this machine.

@@ -57,6 +57,13 @@ dest="$(realpath -m "${dest}")"
 state="$(dirname "${dest}")/.state-$(basename "${dest}")"
 
 "${TOOLCHAIN}/build.sh"
+mkdir -p "${state}"
+# One writer per folder at a time.
+exec {lock_fd}>"${state}/.lock"
+if ! flock -n "${lock_fd}"; then
+  log airgap "waiting for another build-airgap.sh writing ${dest}"
+  flock "${lock_fd}"
+fi
 ensure_docker
 "${ORCHESTRATOR_ROOT}/images/base/build-debian-base.sh"
 mkdir -p "${dest}/bin" "${dest}/cni" "${dest}/images" "${state}" "${ORCHESTRATOR_CACHE}/build-logs"

@@ -85,6 +85,12 @@ done
 command -v go >/dev/null || die "go is not installed (Debian: golang-go >= 1.24, or the Go toolchain on PATH)"
 apt_install gcc libc6-dev libsqlite3-dev pkg-config openssl
 mkdir -p "${OUT}" "${STAMPS}" "${GOMODCACHE}" "${GOCACHE}"
+# One build at a time per cache (make test and a developer's run may meet).
+exec {lock_fd}>"${OUT}/.build.lock"
+if ! flock -n "${lock_fd}"; then
+  log toolchain "waiting for another toolchain/build.sh to finish"
+  flock "${lock_fd}"
+fi
 go_version="$(go env GOVERSION)"
 gcc_version="$(gcc -dumpfullversion)"
 
