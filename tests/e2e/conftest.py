@@ -11,6 +11,7 @@ Tests marked `destructive` (stop/start, node moves) run after all others, and
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -113,18 +114,38 @@ def _status_problems(status: str) -> list[str]:
     return problems
 
 
+def _keep_logs(platform: IsolatedPlatform) -> None:
+    """The cluster's phase logs into tests/artifacts (destroy deletes them from .orchestrator/logs)."""
+    kept = REPO / "tests" / "artifacts" / f"e2e-logs-{platform.prefix}"
+    kept.mkdir(parents=True, exist_ok=True)
+    for log in (REPO / ".orchestrator" / "logs").glob(f"{platform.prefix}-*.log"):
+        shutil.copy(log, kept / log.name)
+
+
 @pytest.fixture(scope="session")
 def created_cluster() -> Iterator[CreatedCluster]:
     """ONE cluster from `./orchestrator.sh create` (own prefix, subnet, publish IP; 2 workers), checked
-    with `status`; destroyed at the end of the session (test_platform_destroy.py checks what is left)."""
+    with `status`; destroyed at the end of the session (test_platform_durability.py checks what is left).
+
+    ORCHESTRATOR_E2E_CREATED=PREFIX,SUBNET,PUBLISH_IP uses a cluster created beforehand with those
+    settings instead (to work on the tests; it is destroyed at the end all the same)."""
     reason = _docker_ready()
     if reason:
         pytest.fail(reason)
-    platform = IsolatedPlatform(workers=2)
+    reuse = os.environ.get("ORCHESTRATOR_E2E_CREATED")
+    if reuse:
+        prefix, subnet, publish_ip = reuse.split(",")
+        platform = IsolatedPlatform(prefix=prefix, subnet=subnet, publish_ip=publish_ip, workers=2)
+    else:
+        platform = IsolatedPlatform(workers=2)
     try:
         start = time.monotonic()
-        created = platform.orchestrator("create", timeout=CREATE_TIMEOUT)
+        if reuse:
+            created = subprocess.CompletedProcess([], 0, "cluster created\n", "(created beforehand)")
+        else:
+            created = platform.orchestrator("create", timeout=CREATE_TIMEOUT)
         seconds = time.monotonic() - start
+        _keep_logs(platform)
         assert created.returncode == 0, f"create failed after {seconds:.0f}s:\n{created.stderr[-6000:]}"
         assert created.stdout.strip().endswith("cluster created"), created.stdout[-2000:]
         cluster = CreatedCluster(platform, seconds, created.stdout, created.stderr)
