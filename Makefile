@@ -58,10 +58,10 @@ apps: bootstrap ## App tests against real Redis, Postgres, RabbitMQ, Chromium.
 images-test: images airgap ## Data images' env contracts, node image boot, docker-compose, air-gap images.
 	$(PYTEST) -q tests/images
 
-molecule: images ## Molecule scenarios that can run on this machine.
+molecule: images airgap ## Molecule scenarios that can run on this machine (kubeadm on real pods).
 	scripts/molecule.sh
 
-e2e: images toolchain ## Platform end to end on the Docker provider.
+e2e: images airgap ## Platform end to end on the Docker provider (create: kubeadm, both stacks on real pods).
 	$(PYTEST) -q tests/e2e
 
 bench: toolchain images ## Benchmarks (print ratios against references measured in the same run).

@@ -412,8 +412,25 @@ cmd_status() {
     echo "== pods in ${ns}"
     kubectl_cmd -n "${ns}" get pods -o wide --request-timeout=10s || true
   done
+  echo "== dependency health (each front door's /healthz; readiness only covers the process)"
+  print_health
   echo "== URLs"
   print_urls
+}
+
+# One line per front door: its /healthz answer (HTTP code and body), which
+# says whether its dependencies (Redis, Postgres, RabbitMQ, inventory) answer.
+print_health() {
+  local host entry env name port answer
+  host="$(app_host)"
+  # env:name:NodePort, as print_urls lists them (inventory/group_vars/all/stacks.yml).
+  for entry in dev:vote:31000 dev:result:31001 dev:api-gateway:31300 \
+               prod:vote:32000 prod:result:32001 prod:api-gateway:32300; do
+    IFS=: read -r env name port <<<"${entry}"
+    answer="$(curl --silent --max-time 3 --write-out ' (HTTP %{http_code})' \
+      "http://${host}:${port}/healthz" 2>/dev/null || true)"
+    printf '  %-5s %-12s %s\n' "${env}" "${name}" "${answer:-no answer}"
+  done
 }
 
 # One command at a time per cluster: two `create`s racing on the same node
