@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,25 @@ PLACEHOLDER_SECRETS: dict[str, dict[str, str]] = {
 }
 
 
+@functools.cache
+def _load_plugins() -> None:
+    """Ansible's plugin loader, once per session: the group_vars use builtin lookups (env)."""
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()
+
+
 def stack_values(environment: str) -> dict[str, Any]:
-    """stacks_values[environment] from inventory/group_vars/all/stacks.yml, templated by Ansible."""
+    """stacks_values[environment] templated by Ansible with every file of inventory/group_vars/all (stacks.yml
+    refers to settings of the others, as the registry's)."""
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar
 
+    _load_plugins()
     loader = DataLoader()
-    data = loader.load_from_file(str(REPO / "inventory/group_vars/all/stacks.yml"), trusted_as_template=True)
+    data: dict[str, Any] = {}
+    for path in sorted((REPO / "inventory/group_vars/all").glob("*.yml")):
+        data.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
     values = Templar(loader=loader, variables=data).template(data["stacks_values"][environment])
     # Plain types, as the module receives them after Ansible's JSON transport.
     return json.loads(json.dumps(values))
