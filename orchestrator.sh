@@ -19,7 +19,11 @@ Commands:
   destroy                 remove the machines and their data
   status                  machines, pods per namespace, URLs
   deploy [dev|prod] [TAG] deploy the stacks (one environment, or both), with
-                          app images of TAG if given
+                          app images of TAG if given (through a registry:
+                          TAG must have been pushed; nothing is built)
+  push TAG                build the app images as TAG and push them to the
+                          registry (ORCHESTRATOR_IMAGE_DELIVERY=registry)
+  check-tag TAG           fail unless the registry holds the app images of TAG
   kubectl ARGS...         kubectl with the project's kubeconfig
   help                    this text
 
@@ -354,13 +358,33 @@ cmd_deploy() {
   esac
   if [[ -n "${tag}" ]]; then
     [[ "${tag}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "'${tag}' is not a valid image tag"
-    args+=(-e "orchestrator_app_image_tag=${tag}")
+    # Through a registry a tag is deployed as pushed, never rebuilt here.
+    args+=(-e "orchestrator_app_image_tag=${tag}" -e orchestrator_images_pull_only=true)
   fi
   [[ -f "${KUBECONFIG_FILE}" ]] || die "no cluster '${PREFIX}' to deploy to: run './orchestrator.sh create' first"
   run_phase images playbook playbooks/images.yml "${args[@]}"
   run_phase stacks playbook playbooks/stacks.yml "${args[@]}"
   run_phase smoke playbook playbooks/smoke.yml "${args[@]}"
   echo "deployed to ${env:-dev and prod}${tag:+ with app images ${tag}}"
+}
+
+cmd_push() {
+  local tag="${1:-}"
+  [[ $# -eq 1 ]] || die "usage: ./orchestrator.sh push TAG"
+  [[ "${tag}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "'${tag}' is not a valid image tag"
+  [[ "${ORCHESTRATOR_IMAGE_DELIVERY:-}" == registry ]] \
+    || die "push needs a registry: set ORCHESTRATOR_IMAGE_DELIVERY=registry (and ORCHESTRATOR_REGISTRY for one of your own)"
+  run_phase images playbook playbooks/images.yml -e "orchestrator_app_image_tag=${tag}"
+  echo "pushed app images ${tag}"
+}
+
+cmd_check_tag() {
+  local tag="${1:-}"
+  [[ $# -eq 1 ]] || die "usage: ./orchestrator.sh check-tag TAG"
+  [[ "${tag}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "'${tag}' is not a valid image tag"
+  [[ "${ORCHESTRATOR_IMAGE_DELIVERY:-}" == registry ]] || die "check-tag needs a registry: set ORCHESTRATOR_IMAGE_DELIVERY=registry"
+  run_phase check-tag playbook playbooks/check-tag.yml -e "orchestrator_app_image_tag=${tag}"
+  echo "the registry holds app images ${tag}"
 }
 
 kubectl_cmd() {
@@ -484,6 +508,8 @@ main() {
       [[ $# -eq 0 ]] || die "'status' takes no arguments (got: $*)"
       cmd_status ;;
     deploy) lock_cluster; cmd_deploy "$@" ;;
+    push) cmd_push "$@" ;;
+    check-tag) cmd_check_tag "$@" ;;
     kubectl) kubectl_cmd "$@" ;;
     *) die "unknown command '${command}' (./orchestrator.sh help lists them)" ;;
   esac

@@ -13,7 +13,9 @@
 #    kubectl) and its cluster add-ons: etcd, CoreDNS, flanneld and the
 #    flannel CNI plugin, kube-router, metrics-server, local-path-provisioner,
 #    Traefik, and pause (a small static C program of ours).
-#    toolchain/build-airgap.sh turns them into images and the air-gap folder.
+#    toolchain/build-airgap.sh turns them into images and the air-gap folder;
+#  - the delivery tools: the CNCF distribution registry (the local image
+#    registry) and act (runs the GitHub Actions workflows on this host).
 #
 # Each program is its own step with its own stamp (${OUT}/.stamps/NAME): the
 # hash of its module folder (go.mod, go.sum, our *.go), its build recipe and
@@ -62,6 +64,8 @@ PROGRAMS=(
   "local-path-provisioner|local-path-provisioner|github.com/rancher/local-path-provisioner|0|-X main.VERSION=@github.com/rancher/local-path-provisioner@"
   "traefik|traefik|github.com/traefik/traefik/v3/cmd/traefik|0|-X github.com/traefik/traefik/v3/pkg/version.Version=@github.com/traefik/traefik/v3@"
   "pause|images/pause|pause.c|gcc|"
+  "registry|registry|github.com/distribution/distribution/v3/cmd/registry|0|-X github.com/distribution/distribution/v3/version.version=@github.com/distribution/distribution/v3@"
+  "act|act|github.com/nektos/act|0|-X main.version=@github.com/nektos/act@"
 )
 
 usage() {
