@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +32,40 @@ PLACEHOLDER_SECRETS: dict[str, dict[str, str]] = {
 }
 
 
-@functools.cache
-def _load_plugins() -> None:
-    """Ansible's plugin loader, once per session: the group_vars use builtin lookups (env)."""
-    from ansible.plugins.loader import init_plugin_loader
+# Run in a process of its own: the group_vars use builtin lookups (env), which need Ansible's plugin
+# loader, and that loader's collection finder would take over the imports of this test process.
+_TEMPLATE_VALUES = """
+import json, pathlib, sys
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar
 
-    init_plugin_loader()
+init_plugin_loader()
+loader = DataLoader()
+data = {}
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.yml")):
+    data.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
+templar = Templar(loader=loader, variables=data)
+print(json.dumps({env: templar.template(data["stacks_values"][env]) for env in sys.argv[2:]}))
+"""
+
+
+@functools.cache
+def _templated_values() -> dict[str, dict[str, Any]]:
+    process = subprocess.run(
+        [sys.executable, "-c", _TEMPLATE_VALUES, str(REPO / "inventory/group_vars/all"), *ENVIRONMENTS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(process.stdout)
 
 
 def stack_values(environment: str) -> dict[str, Any]:
-    """stacks_values[environment] templated by Ansible with every file of inventory/group_vars/all (stacks.yml
-    refers to settings of the others, as the registry's)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
-
-    _load_plugins()
-    loader = DataLoader()
-    data: dict[str, Any] = {}
-    for path in sorted((REPO / "inventory/group_vars/all").glob("*.yml")):
-        data.update(loader.load_from_file(str(path), trusted_as_template=True) or {})
-    values = Templar(loader=loader, variables=data).template(data["stacks_values"][environment])
-    # Plain types, as the module receives them after Ansible's JSON transport.
-    return json.loads(json.dumps(values))
+    """stacks_values[environment] as Ansible templates it with every file of inventory/group_vars/all
+    (stacks.yml refers to settings of the others, as the registry's); a fresh copy each call."""
+    return copy.deepcopy(_templated_values()[environment])
 
 
 @pytest.fixture(scope="session")
