@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # What a node container needs before containerd and the kubelet start, done
 # at every boot inside the container's own mount namespace. It belongs to the
 # Docker provider, not to a cluster engine: on a VM none of this applies, and

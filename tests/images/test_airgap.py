@@ -138,7 +138,7 @@ def version_cases() -> list[tuple[str, list[str], str | None, str]]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("key", "command", "entrypoint", "expected"), version_cases(), ids=lambda v: str(v))
+@pytest.mark.parametrize(("key", "command", "entrypoint", "expected"), version_cases(), ids=str)
 def test_every_image_runs_the_pinned_version(
     versions: dict[str, str], key: str, command: list[str], entrypoint: str | None, expected: str
 ) -> None:
@@ -204,7 +204,7 @@ def dns_query(server: str, name: str, port: int = 53) -> list[str]:
     answers = struct.unpack(">H", reply[6:8])[0]
     pos = len(query)
     addresses = []
-    for _ in range(answers):
+    for _answer in range(answers):
         pos += 2 if reply[pos] & 0xC0 == 0xC0 else reply.index(b"\0", pos) + 1 - pos
         rtype, _cls, _ttl, length = struct.unpack(">HHIH", reply[pos : pos + 10])
         pos += 10

@@ -175,7 +175,7 @@ class BillingConsumer:
         propagates: the batch is then kept in hand and retried.
         """
         try:
-            return self._store.save([(message_id, order) for _, message_id, order in orders]), []
+            return self._store.save([(message_id, order) for _tag, message_id, order in orders]), []
         except OrderRefusedError as exc:
             log.warning("billing-db refused a batch of %d orders (%s); storing them one by one", len(orders), exc)
         stored, refused = 0, []

@@ -51,7 +51,7 @@ class CuttingProxy:
     def _accept(self) -> None:
         while not self._stopped.is_set():
             try:
-                client, _ = self._listener.accept()
+                client, _address = self._listener.accept()
             except OSError:
                 return
             if self.refusing:

@@ -63,7 +63,7 @@ def interactive(argv: list[str], keystrokes: list[str], timeout: float = 60) -> 
         if pending and time.monotonic() >= next_key:
             os.write(controller, pending.pop(0).encode())
             next_key = time.monotonic() + 1
-        ready, _, _ = select.select([controller], [], [], 0.2)
+        ready, _writable, _errors = select.select([controller], [], [], 0.2)
         if ready:
             try:
                 chunk = os.read(controller, 65536)

@@ -34,7 +34,7 @@ def post(gateway: Service, body: dict[str, object], key: str | None = None) -> r
 
 
 def test_the_same_idempotency_key_is_billed_once(stack: CrudStack, orders_db: OrdersDatabase) -> None:
-    answers = [post(stack.gateway, order(31), key="order-31-from-the-shop") for _ in range(3)]
+    answers = [post(stack.gateway, order(31), key="order-31-from-the-shop") for _attempt in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert {a.json()["message_id"] for a in answers} == {"order-31-from-the-shop"}
     wait_until(orders_db.orders, 20, "the order stored")

@@ -152,7 +152,7 @@ def test_a_handful_of_stalled_uploads_does_not_stall_voting(vote: str, redis_cli
     )
     stalled = []
     try:
-        for _ in range(10):
+        for _connection in range(10):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             sock.sendall(head)
             stalled.append(sock)
