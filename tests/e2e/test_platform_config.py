@@ -53,7 +53,8 @@ def secret_values(cluster: CreatedCluster) -> dict[str, str]:
     found = {}
     for environment in ENVIRONMENTS:
         for secret in cluster.get("secrets", namespace=environment)["items"]:
-            if secret["type"] != "Opaque":
+            # The components' Secrets (the stack module keeps its own state in other, binary ones).
+            if (secret["metadata"].get("labels") or {}).get("app.kubernetes.io/managed-by") != "orchestrator.k3s":
                 continue
             for key, value in (secret.get("data") or {}).items():
                 if key != "username":  # user names are not secret (stacks.yml)
