@@ -79,14 +79,27 @@ LOG_DIR="${STATE_DIR}/logs"
 # inventory/machines.sh hands Ansible, so that ORCHESTRATOR_PREFIX and
 # ORCHESTRATOR_WORKERS decide the hosts as they decide the machines.
 print_inventory() {
-  local agents=() i
+  local hosts=("${PREFIX}-master") agents=() hostvars=() i host
   for ((i = 1; i <= WORKERS; i++)); do
     agents+=("\"${PREFIX}-worker${i}\"")
+    hosts+=("${PREFIX}-worker${i}")
   done
+  # When orchestrator.sh runs Ansible it knows the provider: each host's
+  # address is then written as a plain value (the container's name, or the
+  # VM's address), not a template, so a task delegated to another host
+  # always reaches that host.
+  case "${ORCHESTRATOR_PROVIDER:-}" in
+    docker)
+      for host in "${hosts[@]}"; do hostvars+=("\"${host}\": {\"ansible_host\": \"${host}\"}"); done ;;
+    virtualbox | libvirt)
+      local base="${ORCHESTRATOR_SUBNET:-192.168.56.0/24}"
+      base="${base%.*}"
+      for i in "${!hosts[@]}"; do hostvars+=("\"${hosts[i]}\": {\"ansible_host\": \"${base}.$((10 + i))\"}"); done ;;
+  esac
   printf '{"k3s_cluster": {"children": ["k3s_servers", "k3s_agents"]},\n'
   printf ' "k3s_servers": {"hosts": ["%s-master"]},\n' "${PREFIX}"
   printf ' "k3s_agents": {"hosts": [%s]},\n' "$(IFS=,; echo "${agents[*]}")"
-  printf ' "_meta": {"hostvars": {}}}\n'
+  printf ' "_meta": {"hostvars": {%s}}}\n' "$(IFS=,; echo "${hostvars[*]}")"
 }
 
 # -- provider ------------------------------------------------------------------
