@@ -217,7 +217,9 @@ run_phase() {
 failure_excerpt() {
   local logfile="$1"
   if grep -q '^\[ERROR\]' "${logfile}"; then
-    grep '^\[ERROR\]' "${logfile}"
+    # ansible-core 2.19 puts the task's origin and the failed host on the
+    # lines after the error itself.
+    grep -A 8 '^\[ERROR\]' "${logfile}" | grep -E '^\[ERROR\]|^Origin:|^fatal:|^failed:|"msg"'
   else
     tail -n 30 "${logfile}"
   fi
