@@ -117,7 +117,7 @@ def test_the_hpas_scale_api_gateway_and_inventory_app_under_load_and_back(create
     start = time.monotonic()
     scaled_up: dict[str, float] = {}
     with ThreadPoolExecutor(max_workers=6) as pool:
-        loads = [pool.submit(load) for _ in range(6)]
+        loads = [pool.submit(load) for _client in range(6)]
         try:
 
             def both_scaled() -> bool:

@@ -37,7 +37,7 @@ STORM_THREADS = 16
 def vote(session: requests.Session, url: str, choice: str) -> None:
     """One vote as a browser casts it (the session keeps the voter_id cookie); retried until it is taken."""
     last: object = None
-    for _ in range(20):
+    for _attempt in range(20):
         try:
             answer = session.post(url + "/", data={"vote": choice}, allow_redirects=False, timeout=15)
             if answer.status_code == 303:
@@ -141,7 +141,7 @@ def test_a_vote_storm_while_workers_and_the_db_are_killed_counts_each_voters_las
     sent = Counter[str]()
     lock = threading.Lock()
     rng = random.Random(11)
-    plans = [[rng.choice("ab") for _ in range(STORM_VOTES_PER_VOTER)] for _ in range(STORM_VOTERS)]
+    plans = [[rng.choice("ab") for _vote in range(STORM_VOTES_PER_VOTER)] for _voter in range(STORM_VOTERS)]
 
     def voter(plan: list[str]) -> str:
         session = requests.Session()
@@ -187,5 +187,5 @@ def test_a_vote_storm_while_workers_and_the_db_are_killed_counts_each_voters_las
     assert created_cluster.scores(namespace) == expected, "votes were counted again after the storm"
     created_cluster.figures["vote_storm"] = (
         f"{total_votes} votes from {STORM_VOTERS} voters in {storm_seconds:.0f}s, counted after {drained:.0f}s; "
-        f"SIGKILLed {', '.join(f'{pod} at vote {at}' for (pod, _), at in zip(kills, kills_at, strict=True))}"
+        f"SIGKILLed {', '.join(f'{pod} at vote {at}' for (pod, _signal), at in zip(kills, kills_at, strict=True))}"
     )
