@@ -89,7 +89,7 @@ def digest_of(ref: str, username: str = "", password: str = "") -> str | None:
     scheme = "http" if plain_http(host) else "https"
     url = f"{scheme}://{host}/v2/{repository}/manifests/{tag}"
     authorization = ""
-    for _ in range(2):
+    for _attempt in range(2):
         request = urllib.request.Request(url, method="HEAD", headers={"Accept": MANIFEST_TYPES})
         if authorization:
             request.add_header("Authorization", authorization)

@@ -103,7 +103,7 @@ def _status_problems(status: str) -> list[str]:
         problems.append(f"nodes: {nodes}")
     for environment in ENVIRONMENTS:
         pods = [line.split() for line in sections.get(f"pods in {environment}", "").splitlines()[1:] if line.strip()]
-        for name, ready, state, *_ in pods:
+        for name, ready, state, *_columns in pods:
             done, total = ready.split("/")
             if done != total or state != "Running":
                 problems.append(f"{environment}/{name}: {ready} {state}")

@@ -96,7 +96,7 @@ def test_plain_http_only_for_loopback_and_private_addresses() -> None:
 
 
 def test_present_and_missing_tags(registry: tuple[str, type[_Registry]], capsys: pytest.CaptureFixture[str]) -> None:
-    address, _ = registry
+    address, _handler = registry
     assert registry_tags.digest_of(f"{address}/team/vote:1.0") == DIGEST
     assert registry_tags.digest_of(f"{address}/team/vote:9.9") is None
     assert registry_tags.main([f"{address}/team/vote:1.0", f"{address}/team/vote:9.9"]) == 1

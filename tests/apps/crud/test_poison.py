@@ -38,6 +38,7 @@ def test_poison_is_dead_lettered_and_counted_while_orders_flow(
     # A restarted billing-app still reports them: the count is the queue's.
     stack.billing.stop()
     stack.billing.start()
+
     def counted() -> bool:
         return stack.billing.health().json().get("dead_letters") == len(POISON)
 
