@@ -143,6 +143,7 @@ def order(user_id: int) -> dict[str, int | float]:
     return {"user_id": user_id, "number_of_items": 1, "total_amount": 1.5}
 
 
+@pytest.mark.full
 def test_redis_at_zero_vote_stays_ready_and_answers_a_readable_503(cluster: Cluster, urls: dict[str, str]) -> None:
     assert post_vote(urls).status_code == 303
     with cluster.scaled_to_zero("redis"):
@@ -156,6 +157,7 @@ def test_redis_at_zero_vote_stays_ready_and_answers_a_readable_503(cluster: Clus
     eventually(lambda: post_vote(urls, "b").status_code == 303, 120, "votes accepted again")
 
 
+@pytest.mark.full
 def test_billing_queue_at_zero_the_gateway_stays_ready_and_says_the_order_was_not_taken(
     cluster: Cluster, urls: dict[str, str]
 ) -> None:
@@ -181,6 +183,7 @@ def test_billing_queue_at_zero_the_gateway_stays_ready_and_says_the_order_was_no
     )
 
 
+@pytest.mark.full
 def test_inventory_db_at_zero_the_promised_503_reaches_the_client(cluster: Cluster, urls: dict[str, str]) -> None:
     gateway = urls["api-gateway"]
     assert requests.get(gateway + "/api/movies/", timeout=15).status_code == 200

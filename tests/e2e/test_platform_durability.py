@@ -90,6 +90,7 @@ def kept(created_cluster: CreatedCluster) -> dict[str, Any]:
     return data_of(created_cluster)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("database", DATABASES)
 def test_data_survives_deleting_each_database_pod(
     created_cluster: CreatedCluster, kept: dict[str, Any], database: str
@@ -106,6 +107,7 @@ def test_data_survives_deleting_each_database_pod(
     eventually(lambda: same_data(created_cluster, kept), 180, f"the data after deleting {database}-0")
 
 
+@pytest.mark.full
 def test_billing_db_moves_to_another_node_with_every_order(
     created_cluster: CreatedCluster, kept: dict[str, Any]
 ) -> None:
@@ -131,6 +133,7 @@ def test_billing_db_moves_to_another_node_with_every_order(
         created_cluster.kubectl("uncordon", node)
 
 
+@pytest.mark.full
 def test_stop_then_start_keeps_everything(created_cluster: CreatedCluster, kept: dict[str, Any]) -> None:
     platform = created_cluster.platform
     stopped = platform.orchestrator("stop", timeout=600)
