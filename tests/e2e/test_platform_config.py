@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def test_create_says_in_one_line_that_it_uses_kubeadm_and_why(created_cluster: CreatedCluster) -> None:
     lines = [line for line in created_cluster.create_stderr.splitlines() if "kubeadm: no k3s" in line]
     assert len(lines) == 1, created_cluster.create_stderr[:3000]
-    assert "K3S_AIRGAP_DIR is not set" in lines[0] and "cannot be downloaded" in lines[0]
+    assert "K3S_AIRGAP_DIR is not set" in lines[0] and "release can be downloaded from here" in lines[0]
     status = created_cluster.platform.orchestrator("status")
     assert "engine: kubeadm" in status.stdout.splitlines()[0]
 
