@@ -227,12 +227,14 @@ failure_excerpt() {
 
 # playbook FILE [ARGS...]: ansible-playbook on the machines these settings
 # describe (inventory/machines.sh), with the settings as extra vars so they win
-# over the inventory's defaults.
+# over the inventory's defaults. profile_tasks puts each task's time in the
+# phase's log, so a slow phase shows where its time went.
 playbook() {
   local file="$1" settings=(-e "orchestrator_prefix=${PREFIX}" -e "orchestrator_provider=${ANSIBLE_PROVIDER}")
   shift
   [[ -z "${ORCHESTRATOR_SUBNET:-}" ]] || settings+=(-e "orchestrator_subnet=${ORCHESTRATOR_SUBNET}")
   ANSIBLE_CONFIG="${ORCHESTRATOR_ROOT}/ansible.cfg" ANSIBLE_FORCE_COLOR=0 ANSIBLE_INVENTORY_UNPARSED_FAILED=true \
+    ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=25 \
     "$(tool ansible-playbook)" -i inventory/machines.sh "${settings[@]}" "${file}" "$@"
 }
 
@@ -466,8 +468,9 @@ print_health() {
   for entry in dev:vote:31000 dev:result:31001 dev:api-gateway:31300 \
                prod:vote:32000 prod:result:32001 prod:api-gateway:32300; do
     IFS=: read -r env name port <<<"${entry}"
+    # Bodies that end in a newline are joined to the code on one line.
     answer="$(curl --silent --max-time 3 --write-out ' (HTTP %{http_code})' \
-      "http://${host}:${port}/healthz" 2>/dev/null || true)"
+      "http://${host}:${port}/healthz" 2>/dev/null | tr -d '\n' || true)"
     printf '  %-5s %-12s %s\n' "${env}" "${name}" "${answer:-no answer}"
   done
 }

@@ -132,7 +132,8 @@ def created_cluster() -> Iterator[CreatedCluster]:
     with `status`; destroyed at the end of the session (test_platform_durability.py checks what is left).
 
     ORCHESTRATOR_E2E_CREATED=PREFIX,SUBNET,PUBLISH_IP uses a cluster created beforehand with those
-    settings instead (to work on the tests; it is destroyed at the end all the same)."""
+    settings instead (to work on the tests; it is destroyed at the end all the same, unless
+    ORCHESTRATOR_E2E_KEEP=1 keeps it for the next run)."""
     reason = _docker_ready()
     if reason:
         pytest.fail(reason)
@@ -160,6 +161,7 @@ def created_cluster() -> Iterator[CreatedCluster]:
         yield cluster
     finally:
         # Safety net when the destroy test did not run (a subset, or a failure): nothing of it stays.
-        if platform.objects() != {"containers": [], "volumes": [], "networks": []}:
-            platform.orchestrator("destroy", timeout=600)
-        platform.remove_everything()
+        if os.environ.get("ORCHESTRATOR_E2E_KEEP") != "1":
+            if platform.objects() != {"containers": [], "volumes": [], "networks": []}:
+                platform.orchestrator("destroy", timeout=600)
+            platform.remove_everything()

@@ -62,7 +62,6 @@ def secret_values(cluster: CreatedCluster) -> dict[str, str]:
     return found
 
 
-@pytest.mark.full
 def test_no_secret_value_appears_outside_the_secrets(created_cluster: CreatedCluster) -> None:
     secrets = secret_values(created_cluster)
     passwords = {where: value for where, value in secrets.items() if where.endswith("/password")}
@@ -93,7 +92,6 @@ def test_no_secret_value_appears_outside_the_secrets(created_cluster: CreatedClu
     assert leaks == []
 
 
-@pytest.mark.full
 def test_a_second_site_yml_changes_nothing(created_cluster: CreatedCluster) -> None:
     start = time.monotonic()
     again = created_cluster.platform.playbook("site.yml", timeout=900)

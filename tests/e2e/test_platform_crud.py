@@ -38,7 +38,6 @@ def users_in_orders(cluster: CreatedCluster, namespace: str) -> list[str]:
     return [row[1] for row in orders_table(cluster, namespace)[1]]
 
 
-@pytest.mark.full
 def test_the_crud_acceptance_walk_through(created_cluster: CreatedCluster) -> None:
     namespace = "dev"
     gateway = created_cluster.url(namespace, "api-gateway")
@@ -86,7 +85,6 @@ def hpa_state(cluster: CreatedCluster, namespace: str, name: str) -> tuple[int, 
     return hpa["status"].get("desiredReplicas", 0), deployment["status"].get("readyReplicas", 0)
 
 
-@pytest.mark.full
 def test_the_hpas_scale_api_gateway_and_inventory_app_under_load_and_back(created_cluster: CreatedCluster) -> None:
     namespace = "prod"
     settings = STACKS_SETTINGS["stacks_autoscaling"]

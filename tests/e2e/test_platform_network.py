@@ -63,7 +63,6 @@ def reachable(cluster: CreatedCluster, namespace: str, component: str, *targets:
     return {target: state == "open" for target, state in json.loads(out).items()}
 
 
-@pytest.mark.full
 @pytest.mark.parametrize("namespace", ENVIRONMENTS)
 def test_network_policies_let_each_component_reach_only_what_it_needs(
     created_cluster: CreatedCluster, namespace: str

@@ -69,7 +69,6 @@ def total_text(total: int) -> str:
     return "No votes yet" if total == 0 else ("1 vote" if total == 1 else f"{total} votes")
 
 
-@pytest.mark.full
 def test_the_result_page_in_chromium_shows_a_browser_vote_live(
     created_cluster: CreatedCluster, browser: webdriver.Chrome
 ) -> None:
@@ -120,7 +119,6 @@ def wait_restarted(cluster: CreatedCluster, namespace: str, pod_name: str, resta
     eventually(restarted_and_ready, 180, f"{namespace}/{pod_name} restarted after SIGKILL and Ready")
 
 
-@pytest.mark.full
 def test_a_vote_storm_while_workers_and_the_db_are_killed_counts_each_voters_last_vote(
     created_cluster: CreatedCluster,
 ) -> None:
