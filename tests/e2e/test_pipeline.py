@@ -1,5 +1,4 @@
-"""The delivery pipeline run for real (marked `full`, make e2e-full, until it has passed on a 3-node
-session cluster here; docs/delivery.md, "Status"): the GitHub Actions workflows under .github/workflows,
+"""The delivery pipeline run for real: the GitHub Actions workflows under .github/workflows,
 executed by `act` (built from its Go module by toolchain/build.sh) on this host as the
 self-hosted runner, against the session's created cluster and its local registry.
 
@@ -32,7 +31,7 @@ import requests
 from tests.e2e.created_cluster import APP_IMAGES, STACKS_SETTINGS, CreatedCluster, eventually
 from tests.e2e.harness import REPO, docker
 
-pytestmark = [pytest.mark.created_cluster, pytest.mark.full]
+pytestmark = [pytest.mark.created_cluster]
 
 CACHE = Path(os.environ.get("ORCHESTRATOR_CACHE") or Path.home() / ".cache" / "orchestrator-k3s")
 ACT = CACHE / "bin" / "act"
