@@ -22,7 +22,8 @@ Commands:
                           app images of TAG if given (through a registry:
                           TAG must have been pushed; nothing is built)
   push TAG                build the app images as TAG and push them to the
-                          registry (ORCHESTRATOR_IMAGE_DELIVERY=registry)
+                          registry (needs ORCHESTRATOR_IMAGE_DELIVERY=registry,
+                          the default for node containers)
   check-tag TAG           fail unless the registry holds the app images of TAG
   kubectl ARGS...         kubectl with the project's kubeconfig
   help                    this text
@@ -38,7 +39,8 @@ Settings come from the environment, else from ./orchestrator.env (KEY=value
 lines, see orchestrator.env.example): ORCHESTRATOR_PREFIX (orch),
 ORCHESTRATOR_WORKERS (2), ORCHESTRATOR_ENGINE (k3s or kubeadm; default: k3s
 when a release or K3S_AIRGAP_DIR can be had, else kubeadm), K3S_AIRGAP_DIR,
-KUBEADM_AIRGAP_DIR, ... (docs/platform.md).
+KUBEADM_AIRGAP_DIR, ORCHESTRATOR_IMAGE_DELIVERY (registry for node containers,
+import on VMs), ... (docs/platform.md).
 EOF
 }
 
@@ -511,6 +513,12 @@ main() {
   # with `docker exec`, Vagrant machines (VMs, or containers Vagrant made) by SSH.
   ANSIBLE_PROVIDER="$([[ "${PROVIDER}" == docker ]] && echo docker || echo vagrant)"
   export ORCHESTRATOR_PREFIX="${PREFIX}" ORCHESTRATOR_WORKERS="${WORKERS}" ORCHESTRATOR_PROVIDER="${PROVIDER}"
+  # Node containers pull from the local registry beside them; VMs import the
+  # images unless told otherwise (inventory/group_vars/all/registry.yml).
+  ORCHESTRATOR_IMAGE_DELIVERY="${ORCHESTRATOR_IMAGE_DELIVERY:-$([[ "${PROVIDER}" == docker ]] && echo registry || echo import)}"
+  [[ "${ORCHESTRATOR_IMAGE_DELIVERY}" =~ ^(import|registry)$ ]] \
+    || die "ORCHESTRATOR_IMAGE_DELIVERY=${ORCHESTRATOR_IMAGE_DELIVERY}: must be import or registry"
+  export ORCHESTRATOR_IMAGE_DELIVERY
   case "${command}" in
     create) ENGINE="$(choose_engine)" ;;
     *) ENGINE="$(ORCHESTRATOR_ENGINE="${ORCHESTRATOR_ENGINE:-$(cat "${ENGINE_FILE}" 2>/dev/null || echo k3s)}" choose_engine)" ;;

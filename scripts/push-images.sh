@@ -27,6 +27,12 @@ if [[ -n "${REGISTRY_USERNAME:-}" ]]; then
     || die "docker login to ${registry_host} as ${REGISTRY_USERNAME} failed"
 fi
 
+# What each TARGET was last pushed from: "<image id> <digest>" per target, so
+# that an image the registry's tag still points at is not pushed again (a
+# push of unchanged layers still costs a round of requests per image).
+pushes="${ORCHESTRATOR_CACHE}/registry-pushes"
+mkdir -p "${pushes}"
+
 # digest TARGET: what the registry's tag points at now ("missing" if nothing).
 digest() {
   local out rc=0
@@ -41,13 +47,21 @@ for pair in "$@"; do
   target="${pair#*=}"
   docker image inspect "${source_ref}" >/dev/null 2>&1 || die "no local image ${source_ref} (scripts/build-images.sh builds it)"
   before="$(digest "${target}")"
+  image_id="$(docker image inspect --format '{{.Id}}' "${source_ref}")"
+  stamp="${pushes}/$(printf '%s' "${target}" | tr -c 'A-Za-z0-9._-' '_')"
+  if [[ "${before}" != missing && -f "${stamp}" && "$(cat "${stamp}")" == "${image_id} ${before}" ]]; then
+    echo "unchanged ${target}"
+    continue
+  fi
   docker tag "${source_ref}" "${target}"
   if ! output="$(docker push "${target}" 2>&1)"; then
     printf '%s\n' "${output}" | tail -n 5 >&2
     die "pushing ${target} failed"
   fi
   docker image rm "${target}" >/dev/null 2>&1 || true
-  if [[ "$(digest "${target}")" == "${before}" ]]; then
+  after="$(digest "${target}")"
+  printf '%s %s\n' "${image_id}" "${after}" > "${stamp}"
+  if [[ "${after}" == "${before}" ]]; then
     echo "unchanged ${target}"
   else
     echo "pushed ${target}"

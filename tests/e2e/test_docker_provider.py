@@ -69,9 +69,13 @@ def test_nodes_playbook_second_run_changes_nothing(platform: IsolatedPlatform) -
 
 
 def test_images_playbook_stages_image_tarballs_on_every_node(platform: IsolatedPlatform) -> None:
+    # The air-gap path (the registry one, the default here, runs in the created cluster's tests).
     # One small image stands for the stacks' images: the path is the same.
     only_redis = json.dumps(
-        {"stacks_image_sets": {"local": {"redis": {"repository": "orchestrator-k3s/redis", "tag": "7"}}}}
+        {
+            "orchestrator_image_delivery": "import",
+            "stacks_image_sets": {"local": {"redis": {"repository": "orchestrator-k3s/redis", "tag": "7"}}},
+        }
     )
     first = platform.playbook("playbooks/images.yml", "-e", only_redis)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]

@@ -9,10 +9,10 @@ self-hosted runner, against the session's created cluster and its local registry
   in the Deployments and the version the running apps report);
 - a dispatch with a tag the registry does not have fails in its check job, and prod is untouched.
 
-The cluster is switched to the registry path (ORCHESTRATOR_IMAGE_DELIVERY=registry) by the
-pipeline itself (the images phase starts the local registry and points every node's containerd
-at it); at the end both environments are deployed back to the inventory's versions, so the
-tests that follow find the cluster as `create` left it.
+The created cluster already delivers its images through its local registry (the default for
+node containers: `create` started it and pointed every node's containerd at it); at the end
+both environments are deployed back to the inventory's versions, so the tests that follow find
+the cluster as `create` left it.
 """
 
 from __future__ import annotations
@@ -114,14 +114,13 @@ def test_push_deploys_dev_dispatch_promotes_prod(created_cluster: CreatedCluster
     cluster = created_cluster
     platform = cluster.platform
     assert ACT.is_file(), f"{ACT} is not built (toolchain/build.sh act; make e2e builds it)"
-    registry_mode = {"ORCHESTRATOR_IMAGE_DELIVERY": "registry"}
     commit_tag = _git("rev-parse", "HEAD")[:12]
     older_tag = f"0.1.{random.randrange(5, 99)}"
     missing_tag = f"0.0.0-missing{random.randrange(10**6)}"
     try:
         # An older release in the registry, as an earlier run of the pipeline would have left it.
         started = time.monotonic()
-        pushed = platform.orchestrator("push", older_tag, env=registry_mode, timeout=ACT_TIMEOUT)
+        pushed = platform.orchestrator("push", older_tag, timeout=ACT_TIMEOUT)
         assert pushed.returncode == 0, _log(pushed)
         cluster.figures["pipeline_push_older_seconds"] = round(time.monotonic() - started, 1)
         registry = f"{platform.subnet.rsplit('.', 1)[0]}.5:5000"
@@ -171,6 +170,6 @@ def test_push_deploys_dev_dispatch_promotes_prod(created_cluster: CreatedCluster
             name: f"{registry}/{REGISTRY_NAMES[name]}:{older_tag}" for name in APP_DEPLOYMENTS
         }
     finally:
-        # Back to the inventory's versions by the default (air-gap) path, for the tests after this one.
+        # Back to the inventory's versions, for the tests after this one.
         restored = platform.orchestrator("deploy", timeout=ACT_TIMEOUT)
         assert restored.returncode == 0, _log(restored)
