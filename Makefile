@@ -19,7 +19,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST := $(BIN)/pytest
 
 .PHONY: help test bootstrap lint unit sanity toolchain airgap images integration apps \
-        images-test molecule e2e e2e-full bench clean
+        images-test molecule e2e bench clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,13 +62,6 @@ molecule: images airgap ## Molecule scenarios that can run on this machine (kube
 	scripts/molecule.sh
 
 e2e: images airgap ## Platform end to end on the Docker provider (create: kubeadm, both stacks on real pods).
-	$(PYTEST) -q -m "not full" tests/e2e
-
-# The whole platform suite on the created cluster: also the tests not yet
-# passed end to end on the build machine (marked `full`: Chromium, vote storm,
-# crud walk-through, HPA, NetworkPolicies, data survival, degraded apps, a
-# second site.yml). Once they pass here they move into `e2e`.
-e2e-full: images airgap ## The whole platform e2e suite, incl. the tests marked `full`.
 	$(PYTEST) -q tests/e2e
 
 bench: toolchain images ## Benchmarks (print ratios against references measured in the same run).

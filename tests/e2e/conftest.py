@@ -34,10 +34,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "created_cluster: runs against the session's created cluster")
     config.addinivalue_line("markers", "destructive: stops, moves or destroys parts of the shared created cluster")
     config.addinivalue_line("markers", "destroys_cluster: destroys the shared created cluster (runs last)")
-    config.addinivalue_line(
-        "markers",
-        "full: in the full platform suite only (make e2e-full): not yet passed end to end on the build machine",
-    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
